@@ -1,0 +1,70 @@
+"""Shared fixtures: settings, the app in-process (ASGITransport), and live servers on real sockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.servers import LiveServer, serving
+from worker.app import create_app
+from worker.settings import Settings, load_settings
+from worker.simulator.server import SimulatorServer
+
+API_KEY = "test-key-0123456789"
+NO_WRANGLER = Path("/nonexistent/wrangler.toml")
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Test settings: built-in defaults (not the repo's wrangler.toml), a known key, then overrides."""
+    env = {"API_KEYS": API_KEY, "KEEPALIVE_INTERVAL": "0"}
+    env.update({k.upper(): str(v) for k, v in overrides.items()})
+    return load_settings(env, wrangler_toml=NO_WRANGLER)
+
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return dict(AUTH)
+
+
+@pytest.fixture
+def app_factory() -> Callable[..., Any]:
+    return lambda **overrides: create_app(make_settings(**overrides))
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway in-process on its defaults (simulator upstream), through httpx's ASGI transport."""
+    app = create_app(make_settings())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
+        yield c
+
+
+@pytest.fixture
+def fake_upstream() -> Iterator[LiveServer]:
+    """The simulator as a real OpenAI-compatible server on a real socket; `.app.stats` tells what it saw."""
+    with serving(SimulatorServer()) as server:
+        yield server
+
+
+@pytest.fixture
+def live_gateway_factory() -> Iterator[Callable[..., LiveServer]]:
+    """Start real gateways (uvicorn, real socket) with given settings; all are stopped at the end."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        server = LiveServer(create_app(make_settings(**overrides)))
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

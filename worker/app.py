@@ -1,0 +1,82 @@
+"""The ASGI application: routes, middleware and the process's lifetime.
+
+`create_app()` is a factory (uvicorn `--factory`), so every worker process builds its own state, and
+its own upstream client, at start-up, and closes them at shut-down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from worker.endpoints import ModelSlugEndpoint
+from worker.middleware import AccessLogMiddleware
+from worker.openapi import openapi_document
+from worker.settings import Settings, load_settings
+from worker.state import AppState, build_state
+
+
+def _json(data: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def configure_logging(level: str) -> None:
+    """Give the `worker` loggers one handler of their own, whatever the server did to the root logger."""
+    logger = logging.getLogger("worker")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_worker_handler", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._worker_handler = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.propagate = False
+
+
+def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    state: AppState = build_state(settings)
+    spec = orjson.dumps(openapi_document(state.table))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state.aclose()
+
+    async def openapi(request: Request) -> Response:
+        return Response(spec, media_type="application/json")
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _json(
+            {"error": "Not found", "detail": f"No route for {request.method} {request.url.path}"}, 404
+        )
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return _json({"error": "Method not allowed", "detail": f"{request.method} is not served here"}, 405)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return _json({"error": "Unexpected failure"}, 500)
+
+    app = Starlette(
+        exception_handlers={404: not_found, 405: method_not_allowed, Exception: server_error},
+        routes=[
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/{slug}", ModelSlugEndpoint(state), methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.gateway = state
+    return AccessLogMiddleware(app)

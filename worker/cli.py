@@ -1,0 +1,42 @@
+"""`qwq-gateway`: serve the gateway with uvicorn on the configured host and port."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from worker.settings import SettingsError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qwq-gateway", description="Serve the QwQ-32B edge gateway.")
+    parser.add_argument("--host", help="listen address (default: HOST setting)")
+    parser.add_argument("--port", type=int, help="listen port (default: PORT setting)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        # Build once here so that a bad configuration stops start-up with its message, not a traceback.
+        from worker.state import check_config
+
+        check_config(settings)
+    except SettingsError as exc:
+        print(f"qwq-gateway: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    uvicorn.run(
+        "worker.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        access_log=False,  # the gateway logs every request itself, including 499s
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,278 @@
+"""The `POST /:modelSlug` dialect: Workers AI input in, `{"response"}` or OpenAI `choices` out.
+
+Parsing takes a body already checked by `worker.validation` and builds the IR. Rendering is pure:
+a completion or a stream of events in, bytes out, no I/O, so each encoder is tested byte for byte.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import orjson
+
+from worker.aggregate import Completion
+from worker.errors import BadRequest, GatewayError, UpstreamBadResponse
+from worker.ir import (
+    ChatRequest,
+    ContentPart,
+    Event,
+    Finish,
+    ImagePart,
+    Message,
+    ReasoningDelta,
+    SamplingParams,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    ToolSpec,
+    UsageEvent,
+)
+
+Shape = Literal["workers", "choices"]
+SAMPLING_FIELDS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "repetition_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+)
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _part(raw: Mapping[str, Any]) -> ContentPart:
+    image = raw.get("image_url")
+    url = image.get("url") if isinstance(image, Mapping) else None
+    if raw.get("type") == "image_url":
+        if not isinstance(url, str):
+            raise BadRequest("Invalid payload: an image_url part needs image_url.url")
+        return ImagePart(url)
+    if isinstance(url, str) and "text" not in raw:
+        return ImagePart(url)
+    return TextPart(str(raw.get("text", "")))
+
+
+def _content(raw: Any) -> str | tuple[ContentPart, ...]:
+    if raw is None:
+        return ""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, Mapping):
+        return (_part(raw),)
+    return tuple(_part(p) for p in raw)
+
+
+def _function_or_self(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Tools and calls come flat (`{name, ...}`) or OpenAI-nested (`{type, function: {name, ...}}`)."""
+    function = raw.get("function")
+    return function if isinstance(function, Mapping) else raw
+
+
+def _tool(raw: Mapping[str, Any]) -> ToolSpec:
+    spec = _function_or_self(raw)
+    return ToolSpec(
+        name=str(spec["name"]),
+        description=str(spec.get("description", "")),
+        parameters=spec.get("parameters", {"type": "object", "properties": {}}),
+    )
+
+
+def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
+    """Assistant history turns may carry OpenAI-style `tool_calls` (not in the schema, but common)."""
+    if not isinstance(raw, list):
+        return ()
+    calls = []
+    for i, call in enumerate(raw):
+        if not isinstance(call, Mapping):
+            continue
+        function = _function_or_self(call)
+        arguments = function.get("arguments", "{}")
+        if not isinstance(arguments, str):
+            arguments = orjson.dumps(arguments).decode()
+        calls.append(ToolCall(str(call.get("id") or f"call{i:06d}"), str(function.get("name")), arguments))
+    return tuple(calls)
+
+
+def parse_request(body: Mapping[str, Any], slug: str) -> ChatRequest:
+    if "functions" in body:
+        raise BadRequest(
+            "Invalid payload: 'functions' (code-defined functions) is not supported by this gateway; "
+            "describe callable tools with 'tools' instead",
+            [{"path": "/functions", "message": "not supported; use 'tools'"}],
+        )
+    params = SamplingParams(**{name: body[name] for name in SAMPLING_FIELDS if name in body})
+    raw = bool(body.get("raw", False))
+    prompt = body.get("prompt")
+    if prompt is not None and not raw:
+        messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
+        prompt = None
+    else:
+        messages = tuple(
+            Message(
+                role=m["role"],
+                content=_content(m.get("content")),
+                tool_call_id=m.get("tool_call_id"),
+                tool_calls=_tool_calls(m.get("tool_calls")),
+            )
+            for m in body.get("messages", ())
+        )
+    return ChatRequest(
+        model=slug,
+        messages=messages,
+        prompt=prompt,
+        raw=raw,
+        stream=bool(body.get("stream", False)),
+        params=params,
+        tools=tuple(_tool(t) for t in body.get("tools", ())),
+        response_schema=body.get("guided_json"),
+    )
+
+
+# --- rendering a whole answer ---------------------------------------------------------------------
+
+
+def tool_call_object(call: ToolCall) -> dict[str, Any]:
+    """The Workers shape of a tool call: arguments as an object, so they must be valid JSON."""
+    try:
+        arguments = orjson.loads(call.arguments) if call.arguments.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamBadResponse(
+            f"The upstream's call to '{call.name}' has arguments that are not valid JSON"
+        ) from exc
+    return {"name": call.name, "arguments": arguments}
+
+
+def openai_tool_call(call: ToolCall) -> dict[str, Any]:
+    tool_call_object(call)  # the same validity check, whichever shape is asked for
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
+
+def render_completion(completion: Completion, shape: Shape, model: str, request_id: str) -> dict[str, Any]:
+    usage = completion.usage.as_dict() if completion.usage else None
+    text = completion.text
+    if completion.reasoning:  # inline placement, as Workers AI returns QwQ's reasoning
+        text = f"{completion.reasoning}\n</think>\n\n{text}"
+    if shape == "workers":
+        out: dict[str, Any] = {"response": text}
+        if completion.tool_calls:
+            out["tool_calls"] = [tool_call_object(c) for c in completion.tool_calls]
+        out["usage"] = usage
+        return out
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if completion.tool_calls:
+        message["tool_calls"] = [openai_tool_call(c) for c in completion.tool_calls]
+    elif message["content"] is None:
+        message["content"] = ""
+    return {
+        "id": f"chatcmpl-{request_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": completion.finish_reason}],
+        "usage": usage,
+    }
+
+
+def render_error(error: GatewayError) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": error.message}
+    if error.detail is not None:
+        body["detail"] = error.detail
+    return body
+
+
+# --- rendering a stream ---------------------------------------------------------------------------
+
+DONE = b"data: [DONE]\n\n"
+
+
+def sse(data: Mapping[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def error_event(error: GatewayError) -> bytes:
+    """What a stream carries when it fails after its first byte (the status is already sent)."""
+    return sse(render_error(error))
+
+
+class WorkersStreamEncoder:
+    """Workers AI SSE: `{"response": delta}` per delta, finished tool calls whole, usage last, [DONE]."""
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        self._calls: dict[int, list[ToolCallDelta]] = {}
+
+    def encode(self, event: Event) -> bytes:
+        if isinstance(event, TextDelta | ReasoningDelta):
+            return sse({"response": event.text})
+        if isinstance(event, ToolCallDelta):
+            self._calls.setdefault(event.index, []).append(event)
+            return b""
+        if isinstance(event, Finish):
+            if not self._calls:
+                return b""
+            calls = []
+            for index in sorted(self._calls):
+                pieces = self._calls[index]
+                name = next((p.name for p in pieces if p.name), "")
+                call_id = next((p.id for p in pieces if p.id), "")
+                calls.append(tool_call_object(ToolCall(call_id, name, "".join(p.arguments for p in pieces))))
+            self._calls.clear()
+            return sse({"response": "", "tool_calls": calls})
+        if isinstance(event, UsageEvent):
+            return sse({"response": "", "usage": event.usage.as_dict()}) + DONE
+        return b""
+
+
+class ChoicesStreamEncoder:
+    """OpenAI `chat.completion.chunk` events: role first, `id` and `model` on every chunk, a finish
+    chunk, a usage chunk, then [DONE]."""
+
+    __slots__ = ("_head", "_started")
+
+    def __init__(self, model: str, request_id: str) -> None:
+        created = int(time.time())
+        self._head = (
+            b'{"id":"chatcmpl-'
+            + request_id.encode()
+            + b'","object":"chat.completion.chunk","created":'
+            + str(created).encode()
+            + b',"model":'
+            + orjson.dumps(model)
+            + b","
+        )
+        self._started = False
+
+    def _chunk(self, body: Mapping[str, Any]) -> bytes:
+        return b"data: " + self._head + orjson.dumps(body)[1:] + b"\n\n"
+
+    def _choice(self, delta: Mapping[str, Any], finish: str | None = None) -> bytes:
+        if not self._started:
+            self._started = True
+            delta = {"role": "assistant", **delta}
+        return self._chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    def encode(self, event: Event) -> bytes:
+        if isinstance(event, TextDelta | ReasoningDelta):
+            return self._choice({"content": event.text})
+        if isinstance(event, ToolCallDelta):
+            call: dict[str, Any] = {"index": event.index}
+            if event.id is not None or event.name is not None:
+                call["id"] = event.id
+                call["type"] = "function"
+                call["function"] = {"name": event.name, "arguments": event.arguments}
+            else:
+                call["function"] = {"arguments": event.arguments}
+            return self._choice({"tool_calls": [call]})
+        if isinstance(event, Finish):
+            return self._choice({}, event.reason)
+        if isinstance(event, UsageEvent):
+            return self._chunk({"choices": [], "usage": event.usage.as_dict()}) + DONE
+        return b""

@@ -1,0 +1,34 @@
+"""Cloudflare Python Worker entry point (`main` in wrangler.toml).
+
+The runtime hands each request to the same ASGI app uvicorn serves. The Worker's `env` (its `[vars]`
+and secrets) reaches the app as the settings, read once per isolate. Differences of that runtime:
+only `text/event-stream` answers stream, lifespan runs per request, and client disconnects are not
+reported, so there a 499 is never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers import WorkerEntrypoint  # type: ignore[import-not-found]
+
+from worker.app import create_app
+from worker.settings import Settings, load_settings
+
+_app: Any = None
+
+
+def _settings_from_env(env: Any) -> Settings:
+    names = [name.upper() for name in Settings.__dataclass_fields__]
+    values = {name: str(getattr(env, name)) for name in names if hasattr(env, name)}
+    return load_settings(values)
+
+
+class Default(WorkerEntrypoint):  # type: ignore[misc]
+    async def fetch(self, request: Any) -> Any:
+        global _app
+        import asgi  # type: ignore[import-not-found]  # provided by the Python Workers runtime
+
+        if _app is None:
+            _app = create_app(_settings_from_env(self.env))
+        return await asgi.fetch(_app, request.js_object, self.env, self.ctx)

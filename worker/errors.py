@@ -1,0 +1,116 @@
+"""One class tree for every failure, raised anywhere and rendered once per dialect.
+
+    GatewayError                  status  code (machine)          Cloudflare code
+    ├── BadRequest                400     invalid_request         5006
+    ├── Unauthorized              401     unauthorized            10000
+    ├── NotFound                  404     not_found               5007 (unknown model)
+    ├── PayloadTooLarge           413     payload_too_large       3006
+    ├── UnsupportedMediaType      415     unsupported_media_type  5006
+    ├── RateLimited               429     rate_limited            3040
+    ├── ClientClosed              499     client_closed           3008
+    ├── UpstreamError             500     upstream_error          5000
+    │   ├── UpstreamTimeout       504*    upstream_timeout        3007
+    │   └── UpstreamBadResponse   500     upstream_bad_response   5000
+    └── InternalError             500     internal_error          5000
+
+*The `/:modelSlug` contract knows 400/401/499/500 (plus 404, 413, 429 that any HTTP client understands), so a
+timeout answers 500 there with code `upstream_timeout`; see `status`.
+
+Messages are written for the person reading the response. They never carry an upstream key, a stack
+trace or anything from another client's request: adapters translate low-level exceptions at the boundary
+(`raise UpstreamError(...) from exc`) with a message of our own making.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    cloudflare_code: int = 5000
+    message: str = "Unexpected failure"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        detail: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or type(self).message
+        self.detail = detail
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadRequest(GatewayError):
+    status = 400
+    code = "invalid_request"
+    cloudflare_code = 5006
+    message = "Invalid payload"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    code = "unauthorized"
+    cloudflare_code = 10000
+    message = "Missing or invalid API key"
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "not_found"
+    cloudflare_code = 5007
+    message = "Not found"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    code = "payload_too_large"
+    cloudflare_code = 3006
+    message = "Request body too large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    code = "unsupported_media_type"
+    cloudflare_code = 5006
+    message = "Content-Type must be application/json"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    code = "rate_limited"
+    cloudflare_code = 3040
+    message = "The upstream is over capacity; retry later"
+
+
+class ClientClosed(GatewayError):
+    status = 499
+    code = "client_closed"
+    cloudflare_code = 3008
+    message = "Client closed the request"
+
+
+class UpstreamError(GatewayError):
+    status = 500
+    code = "upstream_error"
+    cloudflare_code = 5000
+    message = "Upstream model error"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream_timeout"
+    cloudflare_code = 3007
+    message = "The upstream did not answer in time"
+
+
+class UpstreamBadResponse(UpstreamError):
+    code = "upstream_bad_response"
+    message = "The upstream answered with something that is not a valid completion"
+
+
+class InternalError(GatewayError):
+    message = "Unexpected failure"

@@ -1,0 +1,87 @@
+"""Pure ASGI middleware: request ids, the access log (with 499 for clients that left), last-resort errors.
+
+Pure ASGI, never Starlette's `BaseHTTPMiddleware`, which hides client disconnects from the app. The log
+line carries method, path, status, duration and request id: never a body, a header value or a
+traceback. An exception that escapes an endpoint is logged by class name only and answered with a
+generic 500 that names the request id, so a stack trace can reach neither the client nor the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+import orjson
+
+from worker.asgi import Message, Receive, Scope, Send, send_json
+from worker.errors import ClientClosed
+
+log = logging.getLogger("worker.access")
+REQUEST_ID_KEY = "worker.request_id"
+STATUS_KEY = "worker.status"
+
+
+def request_id_of(scope: Scope) -> str:
+    return str(scope.get(REQUEST_ID_KEY, "-"))
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            if 0 < len(value) <= 64 and value.replace(b"-", b"").replace(b"_", b"").isalnum():
+                return str(value.decode("ascii"))
+            return None
+    return None
+
+
+class AccessLogMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or secrets.token_hex(8)
+        scope[REQUEST_ID_KEY] = request_id
+        rid_header = (b"x-request-id", request_id.encode())
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except ClientClosed:
+            status = 499
+        except Exception as exc:  # the last resort: nothing may escape with a traceback
+            log.error("request %s failed: %s", request_id, type(exc).__name__)
+            if status == 0:
+                body = orjson.dumps({"error": "Unexpected failure", "detail": {"request_id": request_id}})
+                await send_with_id_safe(send_with_id, body)
+            status = 500
+        finally:
+            status = scope.get(STATUS_KEY, status)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s %d %.1fms id=%s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                )
+
+
+async def send_with_id_safe(send: Send, body: bytes) -> None:
+    try:
+        await send_json(send, 500, body)
+    except Exception:  # the client may be gone as well; there is nobody left to tell
+        log.debug("could not deliver the 500 answer")

@@ -1,0 +1,156 @@
+"""The model table: which slugs this gateway serves and where each one is sent.
+
+A slug (`qwq-32b`) maps to model facts (context window, prices, Cloudflare id) and an ordered list of
+upstream targets. The table is built in (one `qwq-32b` entry pointing at `UPSTREAM_URL`, or at the
+simulator when that is empty) or read from the TOML file named by `MODELS_FILE`:
+
+    [models.qwq-32b]
+    cloudflare_id = "@cf/qwen/qwq-32b"
+    context_window = 24000
+    price_input_per_m = 0.66
+    price_output_per_m = 1.00
+
+    [[models.qwq-32b.targets]]
+    adapter = "openai"                       # "openai" or "simulator"
+    base_url = "https://api.deepinfra.com/v1/openai"
+    model = "Qwen/QwQ-32B"
+    api_key_env = "DEEPINFRA_API_KEY"        # secrets come from the environment, never the file
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from worker.settings import Settings, SettingsError
+
+ADAPTERS = frozenset({"openai", "simulator"})
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    adapter: str
+    base_url: str = ""
+    model: str = ""
+    api_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    slug: str
+    targets: tuple[Target, ...]
+    cloudflare_id: str = ""
+    context_window: int = 24000
+    price_input_per_m: float = 0.0
+    price_output_per_m: float = 0.0
+
+    @property
+    def primary(self) -> Target:
+        return self.targets[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTable:
+    entries: Mapping[str, ModelEntry]
+
+    def resolve(self, name: str) -> ModelEntry | None:
+        """Find an entry by slug, upstream model name or Cloudflare id (all three are accepted)."""
+        entry = self.entries.get(name)
+        if entry is not None:
+            return entry
+        for candidate in self.entries.values():
+            if name == candidate.cloudflare_id or any(t.model == name for t in candidate.targets):
+                return candidate
+        return None
+
+
+def builtin_table(settings: Settings) -> ModelTable:
+    if settings.upstream_url:
+        target = Target(
+            adapter="openai",
+            base_url=settings.upstream_url.rstrip("/"),
+            model=settings.upstream_model,
+            api_key=settings.upstream_api_key,
+        )
+    else:
+        target = Target(adapter="simulator", model=settings.upstream_model)
+    entry = ModelEntry(
+        slug="qwq-32b",
+        targets=(target,),
+        cloudflare_id="@cf/qwen/qwq-32b",
+        context_window=24000,
+        price_input_per_m=0.66,
+        price_output_per_m=1.00,
+    )
+    return ModelTable({entry.slug: entry})
+
+
+def _field(where: str, data: Mapping[str, Any], name: str, kind: type, default: Any = None) -> Any:
+    if name not in data:
+        if default is None:
+            raise SettingsError(f"{where}: missing field '{name}'")
+        return default
+    value = data[name]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise SettingsError(f"{where}: field '{name}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTable:
+    models = data.get("models")
+    if not isinstance(models, dict) or not models:
+        raise SettingsError("model table: a [models.<slug>] section is required")
+    entries: dict[str, ModelEntry] = {}
+    for slug, raw in models.items():
+        where = f"[models.{slug}]"
+        if not isinstance(raw, dict):
+            raise SettingsError(f"{where}: must be a table")
+        raw_targets = raw.get("targets")
+        if not isinstance(raw_targets, list) or not raw_targets:
+            raise SettingsError(f"{where}: at least one [[models.{slug}.targets]] is required")
+        targets = []
+        for i, t in enumerate(raw_targets):
+            twhere = f"[[models.{slug}.targets]] #{i + 1}"
+            adapter = _field(twhere, t, "adapter", str)
+            if adapter not in ADAPTERS:
+                raise SettingsError(f"{twhere}: adapter must be one of {sorted(ADAPTERS)}")
+            key_env = _field(twhere, t, "api_key_env", str, "")
+            targets.append(
+                Target(
+                    adapter=adapter,
+                    base_url=_field(twhere, t, "base_url", str, "").rstrip("/"),
+                    model=_field(twhere, t, "model", str, ""),
+                    api_key=environ.get(key_env, "") if key_env else "",
+                )
+            )
+            if adapter == "openai" and not targets[-1].base_url:
+                raise SettingsError(f"{twhere}: field 'base_url' is required for adapter 'openai'")
+        entries[slug] = ModelEntry(
+            slug=slug,
+            targets=tuple(targets),
+            cloudflare_id=_field(where, raw, "cloudflare_id", str, ""),
+            context_window=_field(where, raw, "context_window", int, 24000),
+            price_input_per_m=_field(where, raw, "price_input_per_m", float, 0.0),
+            price_output_per_m=_field(where, raw, "price_output_per_m", float, 0.0),
+        )
+    return ModelTable(entries)
+
+
+def load_table(settings: Settings, environ: Mapping[str, str] | None = None) -> ModelTable:
+    if not settings.models_file:
+        return builtin_table(settings)
+    path = Path(settings.models_file)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise SettingsError(f"MODELS_FILE {path}: cannot be read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"MODELS_FILE {path}: {exc}") from exc
+    return parse_table(data, os.environ if environ is None else environ)

@@ -1,0 +1,184 @@
+"""The OpenAPI 3.1 description served at `GET /openapi.json`.
+
+Request bodies are the vendored Workers AI schema itself, combined (`allOf`) with the few rules the
+gateway adds (see `worker.validation`), so that a contract tester generates exactly what we accept.
+Every error response is described with the shape it really has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.models import ModelTable
+from worker.validation import INPUT_SCHEMA, ROLES
+
+GATEWAY_RULES: dict[str, Any] = {
+    "description": "Rules the gateway adds to the published schema (see README, 'Validation').",
+    "not": {"required": ["prompt", "messages"]},
+    "properties": {
+        "messages": {
+            "items": {
+                "required": ["role"],
+                "properties": {
+                    "role": {"enum": sorted(ROLES)},
+                    "content": {
+                        "oneOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/ContentPart"}},
+                            {"$ref": "#/components/schemas/ContentPart"},
+                        ]
+                    },
+                },
+            }
+        },
+        "functions": False,
+    },
+}
+
+CONTENT_PART: dict[str, Any] = {
+    "type": "object",
+    "description": "A text part, or an image part whose image_url.url is a data: URI.",
+    "if": {"properties": {"type": {"const": "image_url"}}, "required": ["type"]},
+    "then": {"required": ["image_url"], "properties": {"image_url": {"required": ["url"]}}},
+}
+
+ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "description": "What went wrong, for a person."},
+        "detail": {"description": "Violations (path and message) or other specifics."},
+    },
+}
+
+USAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+    "properties": {
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+        "completion_tokens_details": {"type": "object"},
+        "estimated": {"type": "boolean"},
+    },
+}
+
+WORKERS_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["response", "usage"],
+    "properties": {
+        "response": {"type": "string"},
+        "usage": {"$ref": "#/components/schemas/Usage"},
+        "tool_calls": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "arguments"],
+                "properties": {"name": {"type": "string"}, "arguments": {"type": "object"}},
+            },
+        },
+    },
+}
+
+CHOICES_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "object", "created", "model", "choices", "usage"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "chat.completion"},
+        "created": {"type": "integer"},
+        "model": {"type": "string"},
+        "choices": {
+            "type": "array",
+            "items": {"type": "object", "required": ["index", "message", "finish_reason"]},
+        },
+        "usage": {"$ref": "#/components/schemas/Usage"},
+    },
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def openapi_document(table: ModelTable) -> dict[str, Any]:
+    slug_operation: dict[str, Any] = {
+        "operationId": "runModel",
+        "summary": "Run a model (Workers AI input; `{response}` or OpenAI `choices` output)",
+        "security": [{"bearer": []}],
+        "parameters": [
+            {
+                "name": "modelSlug",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "enum": sorted(table.entries)},
+            },
+            {
+                "name": "shape",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["workers", "choices"]},
+                "description": "Answer shape; the deployment's RESPONSE_SHAPE when absent.",
+            },
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunInput"}}},
+        },
+        "responses": {
+            "200": {
+                "description": "The answer; `text/event-stream` when `stream` is true.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/WorkersAnswer"},
+                                {"$ref": "#/components/schemas/ChoicesAnswer"},
+                            ]
+                        }
+                    },
+                    "text/event-stream": {"schema": {"type": "string"}},
+                },
+            },
+            "400": _error("Invalid payload: every violation with its JSON pointer"),
+            "401": _error("Missing or invalid API key"),
+            "404": _error("No such model"),
+            "413": _error("Body larger than MAX_BODY_BYTES"),
+            "415": _error("Content-Type is not application/json"),
+            "429": _error("The upstream is rate limiting; see Retry-After"),
+            "499": _error("The client closed the request (logged only; the client never sees it)"),
+            "500": _error("Upstream model error or unexpected failure"),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "qwq-gateway",
+            "version": "0.1.0",
+            "description": "An edge gateway for QwQ-32B speaking the Workers AI `POST /:modelSlug` contract.",
+        },
+        "paths": {
+            "/{modelSlug}": {"post": slug_operation},
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "The process is alive",
+                    "responses": {"200": {"description": "Alive", "content": {"application/json": {}}}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "RunInput": {"allOf": [INPUT_SCHEMA, GATEWAY_RULES]},
+                "ContentPart": CONTENT_PART,
+                "Error": ERROR,
+                "Usage": USAGE,
+                "WorkersAnswer": WORKERS_ANSWER,
+                "ChoicesAnswer": CHOICES_ANSWER,
+            },
+        },
+    }

@@ -1,0 +1,88 @@
+"""The core path between a parsed request and a dialect encoder: choose the adapter, guard the stream.
+
+`normalize` is the one place that makes an adapter's events well-formed for every encoder: content
+first, then exactly one `Finish`, then exactly one `UsageEvent` (estimated, and marked so, when the
+upstream sent none). It also applies the upstream timeouts to every adapter alike: time to the first
+event and the longest silence between two events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+
+from worker.errors import UpstreamTimeout
+from worker.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
+from worker.models import ModelEntry
+from worker.settings import Settings
+from worker.tokens import count_prompt_tokens, count_tokens
+from worker.upstreams.base import Upstream
+
+
+def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
+    if request.raw and request.prompt is not None:
+        prompt = count_tokens(request.prompt)
+    else:
+        prompt = count_prompt_tokens(request.messages)
+    return Usage(prompt, count_tokens(completion_text), estimated=True)
+
+
+async def normalize(
+    events: AsyncIterator[Event],
+    request: ChatRequest,
+    first_timeout: float | None,
+    idle_timeout: float | None,
+) -> AsyncIterator[Event]:
+    finish: FinishReason | None = None
+    usage: Usage | None = None
+    produced: list[str] = []
+    saw_tool_call = False
+    timeout = first_timeout
+    iterator = aiter(events)
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    event = await anext(iterator)
+            except StopAsyncIteration:
+                break
+            except TimeoutError as exc:
+                which = "first byte" if timeout == first_timeout else "next event"
+                raise UpstreamTimeout(f"The upstream sent nothing for {timeout:g} s ({which})") from exc
+            timeout = idle_timeout
+            if isinstance(event, Finish):
+                finish = event.reason
+            elif isinstance(event, UsageEvent):
+                usage = event.usage
+            else:
+                if isinstance(event, ToolCallDelta):
+                    saw_tool_call = True
+                    produced.append(event.arguments)
+                else:
+                    produced.append(event.text)
+                yield event
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+    yield Finish(finish or ("tool_calls" if saw_tool_call else "stop"))
+    yield UsageEvent(usage or estimate_usage(request, "".join(produced)))
+
+
+class Gateway:
+    """Routes a request to its model's adapter; the adapters are built once, at start-up."""
+
+    def __init__(self, settings: Settings, adapters: Mapping[str, Upstream]) -> None:
+        self.settings = settings
+        self.adapters = adapters
+
+    def events(self, request: ChatRequest, entry: ModelEntry) -> AsyncIterator[Event]:
+        target = entry.primary
+        adapter = self.adapters[target.adapter]
+        settings = self.settings
+        return normalize(
+            adapter.events(request, target),
+            request,
+            settings.upstream_first_byte_timeout or None,
+            settings.upstream_idle_timeout or None,
+        )

@@ -1,0 +1,211 @@
+"""The simulator as a real OpenAI-compatible HTTP server, for end-to-end tests and benchmarks.
+
+    python -m worker.simulator.server --port 9100
+
+serves `POST /v1/chat/completions` (streamed or not) from the same engine as the in-process adapter, with
+the same in-band fault modes, done for real on the wire: an error status with an OpenAI error body (and
+`Retry-After` on 429), headers held back (`slow-start`), a stream that stops (`stall`), a 200 whose body is
+not a completion (`malformed`), a connection dropped mid-body (`disconnect`), plus `[sim:garbage]` (an
+HTML page with status 200) and `[sim:no-usage]` (a stream without a usage chunk).
+
+`GET /_sim/stats` tells what it saw: requests received, finished, and cancelled by the client (the
+disconnect arrived while it was still answering); `POST /_sim/reset` zeroes the counters. Tests use
+these to prove that the gateway stops upstream work when its own client goes away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from worker.ir import ChatRequest, Message, SamplingParams
+from worker.simulator.engine import find_fault, generate
+
+Scope = dict[str, Any]
+Message_ = dict[str, Any]
+
+
+@dataclass
+class Stats:
+    received: int = 0
+    finished: int = 0
+    cancelled: int = 0
+    open: int = 0
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "finished": self.finished,
+            "cancelled": self.cancelled,
+            "open": self.open,
+            "bodies": self.bodies[-50:],
+            "headers": self.headers[-50:],
+        }
+
+
+def _request_from_openai(body: dict[str, Any]) -> ChatRequest:
+    messages = []
+    for m in body.get("messages") or []:
+        content = m.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        messages.append(Message(role=m.get("role", "user"), content=content or ""))
+    return ChatRequest(
+        model=str(body.get("model", "")),
+        messages=tuple(messages),
+        stream=bool(body.get("stream")),
+        params=SamplingParams(max_tokens=body.get("max_tokens"), seed=body.get("seed")),
+    )
+
+
+class SimulatorServer:
+    """A pure ASGI app; `token_delay` paces streamed tokens."""
+
+    def __init__(self, token_delay: float = 0.0) -> None:
+        self.token_delay = token_delay
+        self.stats = Stats()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path = scope["path"]
+        if path == "/_sim/stats":
+            await _json(send, 200, self.stats.as_dict())
+        elif path == "/_sim/reset":
+            self.stats = Stats()
+            await _json(send, 200, {"ok": True})
+        elif path.endswith("/chat/completions") and scope["method"] == "POST":
+            await self._chat(scope, receive, send)
+        else:
+            await _json(send, 404, {"error": {"message": "not found", "type": "not_found"}})
+
+    async def _chat(self, scope: Scope, receive: Any, send: Any) -> None:
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = orjson.loads(b"".join(chunks))
+        stats = self.stats
+        stats.received += 1
+        stats.open += 1
+        stats.bodies.append(body)
+        stats.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        disconnected = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+        watcher = asyncio.create_task(watch())
+        answer = asyncio.create_task(self._answer(body, send))
+        try:
+            done, _ = await asyncio.wait({watcher, answer}, return_when=asyncio.FIRST_COMPLETED)
+            if answer in done:
+                answer.result()
+                stats.finished += 1
+            else:
+                answer.cancel()
+                stats.cancelled += 1
+        finally:
+            watcher.cancel()
+            stats.open -= 1
+
+    async def _answer(self, body: dict[str, Any], send: Any) -> None:
+        request = _request_from_openai(body)
+        fault = find_fault(request)
+        text = " ".join(m.text() for m in request.messages)
+        if fault is not None and fault.kind == "error":
+            headers = [(b"retry-after", b"1")] if fault.status == 429 else []
+            error = {"message": f"simulated upstream error {fault.status}", "type": "server_error"}
+            await _json(send, fault.status, {"error": error}, headers)
+            return
+        if fault is not None and fault.kind == "slow-start":
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.kind == "malformed":
+            await _json(send, 200, {"object": "chat.completion", "result": "no choices here"})
+            return
+        if "[sim:garbage]" in text:
+            await _raw(send, 200, b"<html><body>502 Bad Gateway</body></html>", b"text/html")
+            return
+        generation = generate(request)
+        created = int(time.time())
+        base = {"id": "chatcmpl-sim", "created": created, "model": request.model}
+        usage = {
+            "prompt_tokens": generation.usage.prompt_tokens,
+            "completion_tokens": generation.usage.completion_tokens,
+            "total_tokens": generation.usage.total_tokens,
+        }
+        if not request.stream:
+            if fault is not None and fault.kind == "stall":
+                await asyncio.sleep(3600)
+            message = {"role": "assistant", "content": "".join(generation.tokens)}
+            choice = {"index": 0, "message": message, "finish_reason": generation.finish_reason}
+            await _json(send, 200, {**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+            }
+        )
+        chunk = {**base, "object": "chat.completion.chunk"}
+
+        async def event(payload: dict[str, Any]) -> None:
+            data = b"data: " + orjson.dumps({**chunk, **payload}) + b"\n\n"
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        await event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+        half = len(generation.tokens) // 2
+        for i, token in enumerate(generation.tokens):
+            if fault is not None and i == half and fault.kind == "stall":
+                await asyncio.sleep(3600)
+            if fault is not None and i == half and fault.kind == "disconnect":
+                raise ConnectionAbortedError("simulated disconnect")  # uvicorn drops the connection
+            if self.token_delay:
+                await asyncio.sleep(self.token_delay)
+            await event({"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}]})
+        finish = {"index": 0, "delta": {}, "finish_reason": generation.finish_reason}
+        await event({"choices": [finish]})
+        if "[sim:no-usage]" not in text:
+            await event({"choices": [], "usage": usage})
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+async def _raw(send: Any, status: int, body: bytes, ctype: bytes, extra: list[Any] | None = None) -> None:
+    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Any, status: int, data: Any, extra: list[Any] | None = None) -> None:
+    await _raw(send, status, orjson.dumps(data), b"application/json", extra)
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="OpenAI-compatible QwQ-32B simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--token-delay", type=float, default=0.0)
+    args = parser.parse_args()
+    app = SimulatorServer(args.token_delay)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""What one process builds once at start-up and shares across requests."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+from worker.auth import KeyRing
+from worker.models import ModelTable, load_table
+from worker.pipeline import Gateway
+from worker.settings import Settings, SettingsError
+from worker.upstreams.base import Upstream
+from worker.upstreams.openai_compat import OpenAICompatible
+from worker.upstreams.simulator import Simulator
+
+log = logging.getLogger("worker")
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    table: ModelTable
+    keys: KeyRing
+    http: httpx.AsyncClient
+    gateway: Gateway
+
+    async def aclose(self) -> None:
+        for adapter in self.gateway.adapters.values():
+            await adapter.aclose()
+        await self.http.aclose()
+
+
+def make_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The one upstream client of this process, with explicit pool limits and timeouts."""
+    read = max(settings.upstream_first_byte_timeout, settings.upstream_idle_timeout) or None
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            connect=settings.upstream_connect_timeout or None,
+            read=read,
+            write=30.0,
+            pool=settings.upstream_connect_timeout or None,
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.pool_max_connections,
+            max_keepalive_connections=settings.pool_max_keepalive,
+        ),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def check_config(settings: Settings) -> ModelTable:
+    """Everything that must hold before serving; raises `SettingsError` with a message for a person."""
+    if not settings.api_keys and not settings.allow_no_auth:
+        raise SettingsError(
+            "No API_KEYS configured: refusing to start. Set API_KEYS=key1,key2 "
+            "(or, for local development only, ALLOW_NO_AUTH=1)."
+        )
+    return load_table(settings)
+
+
+def build_state(settings: Settings) -> AppState:
+    table = check_config(settings)
+    if settings.allow_no_auth and not settings.api_keys:
+        banner = "!" * 78
+        log.warning(banner)
+        log.warning("ALLOW_NO_AUTH is set and no API_KEYS are configured: EVERY REQUEST IS ACCEPTED.")
+        log.warning("This is for local development only. Never expose this server.")
+        log.warning(banner)
+    http = make_http_client(settings)
+    adapters: dict[str, Upstream] = {
+        "openai": OpenAICompatible(http),
+        "simulator": Simulator(settings.simulator_token_delay),
+    }
+    for entry in table.entries.values():
+        for target in entry.targets:
+            if target.adapter == "simulator":
+                log.warning(
+                    "model '%s' is served by the built-in QwQ-32B SIMULATOR, not a real model. "
+                    "Set UPSTREAM_URL (and UPSTREAM_API_KEY), or MODELS_FILE, to use a real upstream.",
+                    entry.slug,
+                )
+            else:
+                log.info("model '%s' -> %s (%s)", entry.slug, target.base_url, target.model)
+    keys = KeyRing(settings.api_keys, allow_anyone=settings.allow_no_auth)
+    return AppState(settings, table, keys, http, Gateway(settings, adapters))

@@ -1,0 +1,103 @@
+"""Sending an event stream to the client as SSE, honestly.
+
+- The status is decided by the first event: an error before it answers with the dialect's normal JSON
+  error and status. If the upstream stays silent for `keepalive_interval` (a reasoning model thinking),
+  the 200 headers go out anyway with a `: keep-alive` comment, and comments keep following while the
+  silence lasts, so proxies and clients do not drop a healthy stream.
+- A failure after the first byte is sent as an error event and the stream ends without `[DONE]`:
+  never a clean, empty end.
+- Backpressure: every event is awaited through `send`, which waits while the socket's buffer is full,
+  so a slow reader slows the upstream read instead of growing a buffer here.
+
+One timer task per stream sends the keep-alives; a lock keeps its sends and the event sends whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from worker.asgi import Send, send_json
+from worker.errors import GatewayError
+from worker.ir import Event
+
+log = logging.getLogger("worker.stream")
+
+KEEPALIVE = b": keep-alive\n\n"
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class SSEResponder:
+    __slots__ = ("_extra_headers", "_last", "_lock", "_send", "started")
+
+    def __init__(self, send: Send, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self._send = send
+        self._lock = asyncio.Lock()
+        self._last = time.monotonic()
+        self.started = False
+        self._extra_headers = extra_headers or []
+
+    async def _start(self) -> None:
+        self.started = True
+        headers = [*SSE_HEADERS, *self._extra_headers]
+        await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    async def write(self, chunk: bytes, *, more: bool = True) -> None:
+        async with self._lock:
+            if not self.started:
+                await self._start()
+            self._last = time.monotonic()
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    async def is_started(self) -> bool:
+        async with self._lock:  # waits out a keep-alive that may be sending the headers right now
+            return self.started
+
+    async def keepalive_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(max(0.0, self._last + interval - time.monotonic()))
+            if time.monotonic() - self._last >= interval:
+                await self.write(KEEPALIVE)
+
+
+async def respond_stream(
+    send: Send,
+    events: AsyncIterator[Event],
+    encode: Callable[[Event], bytes],
+    render_error: Callable[[GatewayError], tuple[int, bytes, list[tuple[bytes, bytes]]]],
+    error_event: Callable[[GatewayError], bytes],
+    keepalive_interval: float,
+    request_id: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> int:
+    """Stream `events`; return the status to log (200, or the status of the error that ended it)."""
+    responder = SSEResponder(send, extra_headers)
+    ticker = (
+        asyncio.create_task(responder.keepalive_loop(keepalive_interval)) if keepalive_interval > 0 else None
+    )
+    try:
+        async for event in events:
+            chunk = encode(event)
+            if chunk:
+                await responder.write(chunk)
+    except GatewayError as error:
+        if ticker is not None:
+            ticker.cancel()
+        if await responder.is_started():
+            log.warning("stream %s failed after it started: %s", request_id, error.code)
+            await responder.write(error_event(error), more=False)
+        else:
+            status, body, headers = render_error(error)
+            await send_json(send, status, body, headers)
+        return error.status
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+    await responder.write(b"", more=False)
+    return 200

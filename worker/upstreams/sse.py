@@ -1,0 +1,93 @@
+"""An incremental Server-Sent Events decoder for upstream streams.
+
+It follows the WHATWG event-stream rules: `\n`, `\r\n` and `\r` line ends (a `\r\n` split across two
+reads counts once), `data:` with or without the space, multi-line data joined with `\n`, comment lines,
+`event:` lines, and UTF-8 characters or lines split across reads at any byte. Unlike the browser, it
+dispatches an event still pending when the stream ends without a blank line, because several upstreams
+end their last event that way.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    data: str
+    event: str = "message"
+
+
+class SSEDecoder:
+    __slots__ = ("_buffer", "_data", "_event", "_skip_lf", "_utf8", "comments")
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._data: list[str] = []
+        self._event = ""
+        self._skip_lf = False
+        self.comments = 0
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        text = self._utf8.decode(chunk)
+        if self._skip_lf and text:
+            if text[0] == "\n":
+                text = text[1:]
+            self._skip_lf = False
+        if not text:
+            return []
+        buffer = self._buffer + text if self._buffer else text
+        events: list[ServerSentEvent] = []
+        if "\r" not in buffer:
+            lines = buffer.split("\n")
+            self._buffer = lines.pop()
+            for line in lines:
+                self._line(line, events)
+            return events
+        start, end = 0, len(buffer)
+        while start < end:
+            cr, lf = buffer.find("\r", start), buffer.find("\n", start)
+            if cr == -1 and lf == -1:
+                break
+            if cr == -1 or (lf != -1 and lf < cr):
+                self._line(buffer[start:lf], events)
+                start = lf + 1
+                continue
+            self._line(buffer[start:cr], events)
+            if cr + 1 < end:
+                start = cr + 2 if buffer[cr + 1] == "\n" else cr + 1
+            else:  # a lone `\r` at the end: a `\n` in the next read belongs to it
+                self._skip_lf = True
+                start = end
+        self._buffer = buffer[start:]
+        return events
+
+    def close(self) -> list[ServerSentEvent]:
+        """Flush at end of stream: a last line or event that was never terminated is dispatched."""
+        events: list[ServerSentEvent] = []
+        tail = self._utf8.decode(b"", final=True)
+        if self._buffer or tail:
+            self._line(self._buffer + tail, events)
+            self._buffer = ""
+        self._line("", events)
+        return events
+
+    def _line(self, line: str, events: list[ServerSentEvent]) -> None:
+        if not line:
+            if self._data:
+                events.append(ServerSentEvent("\n".join(self._data), self._event or "message"))
+            self._data = []
+            self._event = ""
+            return
+        if line[0] == ":":
+            self.comments += 1
+            return
+        name, _, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value

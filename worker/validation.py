@@ -1,0 +1,140 @@
+"""Validation of `/:modelSlug` bodies against the vendored Workers AI schema for qwq-32b.
+
+The schema is read and compiled once, at import. A rejected body gets every violation with its JSON
+pointer and a reason a person can act on: `oneOf` failures are unpacked into the errors of the branch
+the body was meant for (the one whose key it carries), instead of jsonschema's bare
+"is not valid under any of the given schemas".
+
+Two rules are added on top of the published schema, because the schema alone lets them through and no
+upstream could serve them: a body may not carry both `prompt` and `messages` (the schema's Prompt branch
+does not look at `messages`, so `{"prompt": "x", "messages": 5}` would pass), and every message needs one
+of the roles `system`, `user`, `assistant`, `tool`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from worker.errors import BadRequest
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "qwq-32b.input.schema.json"
+INPUT_SCHEMA: dict[str, Any] = orjson.loads(SCHEMA_PATH.read_bytes())
+_BRANCHES: dict[str, dict[str, Any]] = {b["title"]: b for b in INPUT_SCHEMA["oneOf"]}
+PROMPT_BRANCH = _BRANCHES["Qwen_Qwq_32B_Prompt"]
+MESSAGES_BRANCH = _BRANCHES["Qwen_Qwq_32B_Messages"]
+
+_FULL = Draft202012Validator(INPUT_SCHEMA)
+_PROMPT = Draft202012Validator(PROMPT_BRANCH)
+_MESSAGES = Draft202012Validator(MESSAGES_BRANCH)
+
+ROLES = frozenset({"system", "user", "assistant", "tool"})
+
+# Schema defaults, read from the schema itself so that a new vendored version brings its own.
+DEFAULTS: dict[str, Any] = {
+    name: prop["default"]
+    for name, prop in MESSAGES_BRANCH["properties"].items()
+    if "default" in prop and name in PROMPT_BRANCH["properties"]
+}
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
+    return "/" + "/".join(parts)
+
+
+def _reason(error: ValidationError) -> str:
+    last = error.path[-1] if error.path else None
+    if error.validator == "pattern" and last == "url":
+        return "image URLs must be data: URIs (HTTP URLs are not accepted)"
+    if error.validator == "pattern" and last == "tool_call_id":
+        return "tool_call_id must contain 9 letters or digits in a row (e.g. '000000001')"
+    return str(error.message)
+
+
+def _unpack(error: ValidationError) -> list[ValidationError]:
+    """The errors that explain a failed `oneOf`/`anyOf`: those of the branch the value came closest to.
+
+    A value that is of none of the branches' types gets one error naming them all. Otherwise the branch
+    whose errors reach deepest into the value is the one the client meant (a content array with a bad
+    image URL meant the array branch, not the string branch), and its errors are unpacked in turn.
+    """
+    if error.validator not in {"oneOf", "anyOf"} or not error.context:
+        return [error]
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    shallow_types = [
+        errs[0].validator_value
+        for errs in branches.values()
+        if len(errs) == 1 and errs[0].validator == "type" and not errs[0].path
+    ]
+    if len(shallow_types) == len(branches):
+        error.message = f"{error.instance!r:.60} is not of type {', '.join(map(repr, shallow_types))}"
+        error.validator = "type"
+        return [error]
+    best = max(branches.values(), key=lambda errs: max(len(e.path) for e in errs))
+    return [leaf for sub in best for leaf in _unpack(sub)]
+
+
+def _violations(errors: Iterable[ValidationError]) -> list[dict[str, str]]:
+    leaves = [leaf for error in errors for leaf in _unpack(error)]
+    leaves.sort(key=lambda e: [str(p) for p in e.absolute_path])
+    return [{"path": _pointer(leaf.absolute_path), "message": _reason(leaf)} for leaf in leaves]
+
+
+def _fail(violations: list[dict[str, str]]) -> BadRequest:
+    first = violations[0]
+    summary = f"{first['path']}: {first['message']}"
+    if len(violations) > 1:
+        summary += f" (and {len(violations) - 1} more)"
+    return BadRequest(f"Invalid payload: {summary}", violations)
+
+
+def validate_body(body: Any) -> dict[str, Any]:
+    """Check a decoded body; return it with the schema's defaults filled in, or raise `BadRequest`."""
+    if not isinstance(body, dict):
+        raise _fail([{"path": "/", "message": f"the body must be a JSON object, not {_json_type(body)}"}])
+    has_prompt, has_messages = "prompt" in body, "messages" in body
+    if has_prompt and has_messages:
+        raise _fail([{"path": "/", "message": "give either 'prompt' or 'messages', not both"}])
+    if not has_prompt and not has_messages:
+        raise _fail([{"path": "/", "message": "one of 'prompt' or 'messages' is required"}])
+    branch = _PROMPT if has_prompt else _MESSAGES
+    violations = _violations(branch.iter_errors(body))
+    if not violations and has_messages:
+        violations = _role_violations(body["messages"])
+    if not violations and not _FULL.is_valid(body):  # belt and braces: the published oneOf as a whole
+        violations = _violations(_FULL.iter_errors(body))
+    if violations:
+        raise _fail(violations)
+    return {**DEFAULTS, **body}
+
+
+def _role_violations(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    out = []
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role is None:
+            out.append({"path": f"/messages/{i}/role", "message": "'role' is required"})
+        elif role not in ROLES:
+            allowed = ", ".join(sorted(ROLES))
+            out.append({"path": f"/messages/{i}/role", "message": f"{role!r} is not one of {allowed}"})
+    return out
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
