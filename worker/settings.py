@@ -63,6 +63,11 @@ class Settings:
     pool_max_keepalive: int = _setting(64, "Most idle keep-alive connections kept to the upstream.")
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
     simulator_token_delay: float = _setting(0.0, "Simulator: seconds between streamed tokens (its pace).")
+    simulator_reasoning_field: bool = _setting(
+        False,
+        "Simulator: hand reasoning out as a separate field (as vLLM's reasoning parser) instead of "
+        "inline text ending in `</think>` (as Workers AI).",
+    )
 
     def public_dict(self) -> dict[str, Any]:
         """Settings with secrets masked: safe for logs and health endpoints."""

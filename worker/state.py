@@ -72,7 +72,7 @@ def build_state(settings: Settings) -> AppState:
     http = make_http_client(settings)
     adapters: dict[str, Upstream] = {
         "openai": OpenAICompatible(http),
-        "simulator": Simulator(settings.simulator_token_delay),
+        "simulator": Simulator(settings.simulator_token_delay, settings.simulator_reasoning_field),
     }
     for entry in table.entries.values():
         for target in entry.targets:

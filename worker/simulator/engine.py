@@ -6,7 +6,12 @@ output is cut at `max_tokens`, which makes the finish reason `length`.
 
 Fault modes are asked for in-band, so that they work through every client dialect: a user message
 containing `[sim:error-503]`, `[sim:slow-start=1.5]`, `[sim:stall]`, `[sim:malformed]` or
-`[sim:disconnect]` makes the simulator fail that way (see `Fault`).
+`[sim:disconnect]` makes the simulator fail that way (see `Fault`); `[sim:bad-json]` makes its
+structured output invalid JSON.
+
+Offered tools are called (arguments made from the tool's parameter schema) while the last turn is the
+user's; after a tool result it answers in text. With `guided_json` (or JSON mode) the answer is an
+instance of the schema.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from worker.ir import ChatRequest, FinishReason, Usage
+import orjson
+
+from worker.ir import ChatRequest, FinishReason, ToolCall, ToolSpec, Usage
 from worker.tokens import count_prompt_tokens, count_tokens, split_tokens
 
 THINK_CLOSE = "</think>"
-_FAULT = re.compile(r"\[sim:(error-(\d{3})|slow-start=([0-9.]+)|stall|malformed|disconnect)\]")
+_FAULT = re.compile(r"\[sim:(error-(\d{3})|slow-start=([0-9.]+)|stall|malformed|disconnect|bad-json)\]")
 
 _REASONING = (
     "Let me think about what is being asked here.",
@@ -50,10 +58,23 @@ class Fault:
 
 @dataclass(frozen=True, slots=True)
 class Generation:
+    """`tokens[:answer_start]` is the reasoning (with its `</think>`), the rest the answer."""
+
     tokens: tuple[str, ...]
+    answer_start: int
+    tool_calls: tuple[ToolCall, ...]
     finish_reason: FinishReason
     usage: Usage
-    reasoning_token_count: int
+
+    @property
+    def reasoning_text(self) -> str:
+        """The reasoning without the closing tag, as a reasoning parser would hand it out."""
+        text = "".join(self.tokens[: self.answer_start])
+        return text.split("\n" + THINK_CLOSE, 1)[0]
+
+    @property
+    def answer_text(self) -> str:
+        return "".join(self.tokens[self.answer_start :])
 
 
 def find_fault(request: ChatRequest) -> Fault | None:
@@ -83,8 +104,68 @@ def _seed(request: ChatRequest) -> int:
     return int.from_bytes(hashlib.blake2b(last.encode(), digest_size=8).digest(), "big")
 
 
+def example_for(schema: Any) -> Any:
+    """A small instance of a JSON schema (the simulator's structured output and tool arguments)."""
+    if not isinstance(schema, dict):
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return example_for(schema[key][0])
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties")
+        return {name: example_for(sub) for name, sub in props.items()} if isinstance(props, dict) else {}
+    if kind == "array":
+        return (
+            [example_for(schema["items"])] * max(1, int(schema.get("minItems", 1)))
+            if "items" in schema
+            else []
+        )
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+        value = max(1, int(low or 0) + (1 if "exclusiveMinimum" in schema else 0))
+        return value if kind == "integer" else float(value)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return "example"
+
+
+def _wants_tool(request: ChatRequest) -> ToolSpec | None:
+    """The simulator calls a tool when tools are offered, the choice allows it, and the last turn is
+    the user's (after a tool result it answers in text instead). `auto` behaves like `required`."""
+    if not request.tools or not request.messages or request.messages[-1].role != "user":
+        return None
+    choice = request.tool_choice
+    if choice is not None and choice.mode == "none":
+        return None
+    if choice is not None and choice.mode == "function":
+        return next((t for t in request.tools if t.name == choice.name), request.tools[0])
+    return request.tools[0]
+
+
+def _answer(request: ChatRequest, rng: random.Random, fault: Fault | None) -> str:
+    if request.response_schema is not None or request.json_mode:
+        if fault is not None and fault.kind == "bad-json":
+            return '{"this is": not json'
+        value = example_for(request.response_schema or {"type": "object", "properties": {}})
+        return orjson.dumps(value).decode()
+    last = request.messages[-1] if request.messages else None
+    if last is not None and last.role == "tool":
+        return f"The tool returned: {last.text()[:200]}"
+    return " ".join(rng.sample(_ANSWER, 3))
+
+
 def generate(request: ChatRequest) -> Generation:
     rng = random.Random(_seed(request))
+    fault = find_fault(request)
     question = (
         request.prompt
         if request.prompt is not None
@@ -92,22 +173,57 @@ def generate(request: ChatRequest) -> Generation:
     )
     topic = " ".join(question.split()[:8]) or "the question"
     reasoning = f'Okay, the user asks: "{topic}". ' + " ".join(rng.sample(_REASONING, 4))
-    answer = " ".join(rng.sample(_ANSWER, 3))
-    reasoning_tokens = split_tokens(reasoning)
-    tokens = [*reasoning_tokens, "\n", THINK_CLOSE, "\n\n", *split_tokens(answer)]
+    reasoning_tokens = [*split_tokens(reasoning), "\n", THINK_CLOSE, "\n\n"]
+    tool = _wants_tool(request)
+    calls: tuple[ToolCall, ...] = ()
+    if tool is not None:
+        arguments = orjson.dumps(example_for(dict(tool.parameters))).decode()
+        call_id = f"call{rng.randrange(16**9):09x}"[:13]
+        calls = (ToolCall(call_id, tool.name, arguments),)
+        answer_tokens: list[str] = []
+    else:
+        answer_tokens = split_tokens(_answer(request, rng, fault))
+    tokens = [*reasoning_tokens, *answer_tokens]
+    finish: FinishReason = "tool_calls" if calls else "stop"
+    call_tokens = sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)
     limit = request.params.max_tokens
-    finish: FinishReason = "stop"
-    if limit is not None and len(tokens) > limit:
+    if limit is not None and len(tokens) + call_tokens > limit:
         tokens = tokens[:limit]
+        calls = ()
+        call_tokens = 0
         finish = "length"
     if request.prompt is not None and request.raw:
         prompt_tokens = count_tokens(request.prompt)
     else:
         prompt_tokens = count_prompt_tokens(request.messages)
-    reasoning_count = min(len(tokens), len(reasoning_tokens) + 2)
+    answer_start = min(len(tokens), len(reasoning_tokens))
     return Generation(
         tokens=tuple(tokens),
+        answer_start=answer_start,
+        tool_calls=calls,
         finish_reason=finish,
-        usage=Usage(prompt_tokens, len(tokens), reasoning_count),
-        reasoning_token_count=reasoning_count,
+        usage=Usage(prompt_tokens, len(tokens) + call_tokens, answer_start),
     )
+
+
+def pieces(generation: Generation, reasoning_field: bool) -> list[tuple[str, str]]:
+    """The output as (kind, text) pieces, `kind` being "text" or "reasoning".
+
+    Inline (as QwQ behind Workers AI): every token is text, `</think>` included. As a field (as vLLM's
+    reasoning parser hands it out): the reasoning tokens without the closing tag, then the answer.
+    """
+    if not reasoning_field:
+        return [("text", token) for token in generation.tokens]
+    tokens = generation.tokens
+    start = generation.answer_start
+    closed = start >= 3 and tokens[start - 2] == THINK_CLOSE
+    reasoning_end = start - 3 if closed else start
+    out = [("reasoning", t) for t in tokens[:reasoning_end]]
+    out.extend(("text", t) for t in tokens[start:])
+    return out
+
+
+def argument_pieces(arguments: str, count: int = 3) -> list[str]:
+    """Tool-call arguments cut into a few pieces, the way upstreams stream them."""
+    size = max(1, -(-len(arguments) // count))
+    return [arguments[i : i + size] for i in range(0, len(arguments), size)] or [""]

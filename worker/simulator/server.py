@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from worker.ir import ChatRequest, Message, SamplingParams
-from worker.simulator.engine import find_fault, generate
+from worker.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
+from worker.simulator.engine import argument_pieces, find_fault, generate, pieces
 
 Scope = dict[str, Any]
 Message_ = dict[str, Any]
@@ -57,19 +57,39 @@ def _request_from_openai(body: dict[str, Any]) -> ChatRequest:
         if isinstance(content, list):
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         messages.append(Message(role=m.get("role", "user"), content=content or ""))
+    tools = tuple(
+        ToolSpec(
+            t["function"]["name"], t["function"].get("description", ""), t["function"].get("parameters", {})
+        )
+        for t in body.get("tools") or []
+    )
+    raw_choice = body.get("tool_choice")
+    choice = None
+    if isinstance(raw_choice, str):
+        choice = ToolChoice(raw_choice)  # type: ignore[arg-type]
+    elif isinstance(raw_choice, dict):
+        choice = ToolChoice("function", raw_choice.get("function", {}).get("name"))
+    response_format = body.get("response_format") or {}
+    schema = response_format.get("json_schema", {}).get("schema") if response_format else None
     return ChatRequest(
         model=str(body.get("model", "")),
         messages=tuple(messages),
         stream=bool(body.get("stream")),
         params=SamplingParams(max_tokens=body.get("max_tokens"), seed=body.get("seed")),
+        tools=tools,
+        tool_choice=choice,
+        response_schema=schema,
+        json_mode=response_format.get("type") == "json_object",
     )
 
 
 class SimulatorServer:
-    """A pure ASGI app; `token_delay` paces streamed tokens."""
+    """A pure ASGI app; `token_delay` paces streamed tokens; `reasoning_field` sends reasoning in
+    `reasoning_content` (as vLLM with a reasoning parser) instead of inline before `</think>`."""
 
-    def __init__(self, token_delay: float = 0.0) -> None:
+    def __init__(self, token_delay: float = 0.0, reasoning_field: bool = False) -> None:
         self.token_delay = token_delay
+        self.reasoning_field = reasoning_field
         self.stats = Stats()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -151,7 +171,20 @@ class SimulatorServer:
         if not request.stream:
             if fault is not None and fault.kind == "stall":
                 await asyncio.sleep(3600)
-            message = {"role": "assistant", "content": "".join(generation.tokens)}
+            output = pieces(generation, self.reasoning_field)
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": "".join(t for k, t in output if k == "text") or None,
+            }
+            if self.reasoning_field:
+                message["reasoning_content"] = "".join(t for k, t in output if k == "reasoning")
+            if generation.tool_calls:
+                message["tool_calls"] = [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in generation.tool_calls
+                ]
+            elif message["content"] is None:
+                message["content"] = ""
             choice = {"index": 0, "message": message, "finish_reason": generation.finish_reason}
             await _json(send, 200, {**base, "object": "chat.completion", "choices": [choice], "usage": usage})
             return
@@ -169,15 +202,24 @@ class SimulatorServer:
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
         await event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
-        half = len(generation.tokens) // 2
-        for i, token in enumerate(generation.tokens):
+        output = pieces(generation, self.reasoning_field)
+        half = len(output) // 2
+        for i, (kind, token) in enumerate(output):
             if fault is not None and i == half and fault.kind == "stall":
                 await asyncio.sleep(3600)
             if fault is not None and i == half and fault.kind == "disconnect":
                 raise ConnectionAbortedError("simulated disconnect")  # uvicorn drops the connection
             if self.token_delay:
                 await asyncio.sleep(self.token_delay)
-            await event({"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}]})
+            field = "reasoning_content" if kind == "reasoning" else "content"
+            await event({"choices": [{"index": 0, "delta": {field: token}, "finish_reason": None}]})
+        for index, call in enumerate(generation.tool_calls):
+            function = {"name": call.name, "arguments": ""}
+            first = {"index": index, "id": call.id, "type": "function", "function": function}
+            await event({"choices": [{"index": 0, "delta": {"tool_calls": [first]}, "finish_reason": None}]})
+            for piece in argument_pieces(call.arguments):
+                delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+                await event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
         finish = {"index": 0, "delta": {}, "finish_reason": generation.finish_reason}
         await event({"choices": [finish]})
         if "[sim:no-usage]" not in text:
@@ -202,8 +244,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--token-delay", type=float, default=0.0)
+    parser.add_argument("--reasoning-field", action="store_true", help="reasoning in reasoning_content")
     args = parser.parse_args()
-    app = SimulatorServer(args.token_delay)
+    app = SimulatorServer(args.token_delay, args.reasoning_field)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -3,6 +3,8 @@
 Its fault modes behave as a real upstream failing would look to the gateway after the adapter's
 translation: an error status becomes the same `GatewayError` the OpenAI adapter raises for that status,
 a stall simply stops producing tokens (the gateway's timeouts and keep-alives then apply).
+`reasoning_field=True` hands reasoning out as separate events, as vLLM's reasoning parser does;
+otherwise it is inline text ending in `</think>`, as Workers AI returns QwQ's output.
 """
 
 from __future__ import annotations
@@ -13,17 +15,22 @@ from collections.abc import AsyncIterator
 import orjson
 
 from worker.errors import UpstreamBadResponse, UpstreamError
-from worker.ir import ChatRequest, Event, Finish, TextDelta, UsageEvent
+from worker.ir import ChatRequest, Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, UsageEvent
 from worker.models import Target
-from worker.simulator.engine import find_fault, generate
+from worker.simulator.engine import argument_pieces, find_fault, generate, pieces
 from worker.upstreams.status import error_for_status
 
 STALL_SECONDS = 3600.0
 
 
+def _event(kind: str, text: str) -> Event:
+    return ReasoningDelta(text) if kind == "reasoning" else TextDelta(text)
+
+
 class Simulator:
-    def __init__(self, token_delay: float = 0.0) -> None:
+    def __init__(self, token_delay: float = 0.0, reasoning_field: bool = False) -> None:
         self._token_delay = token_delay
+        self._reasoning_field = reasoning_field
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -38,21 +45,31 @@ class Simulator:
         if fault is not None and fault.kind == "slow-start":
             await asyncio.sleep(fault.delay)
         generation = generate(request)
-        tokens = generation.tokens
-        half = len(tokens) // 2
+        output = pieces(generation, self._reasoning_field)
+        failing = fault is not None and fault.kind in {"stall", "disconnect"}
         if not request.stream:
-            if fault is not None and fault.kind in {"stall", "disconnect"}:
+            if failing and fault is not None:
                 await _fail_like(fault.kind)
             if self._token_delay:
-                await asyncio.sleep(self._token_delay * len(tokens))
-            yield TextDelta("".join(tokens))
+                await asyncio.sleep(self._token_delay * len(output))
+            for kind in ("reasoning", "text"):
+                text = "".join(t for k, t in output if k == kind)
+                if text:
+                    yield _event(kind, text)
+            for index, call in enumerate(generation.tool_calls):
+                yield ToolCallDelta(index, call.arguments, call.id, call.name)
         else:
-            for i, token in enumerate(tokens):
-                if fault is not None and i == half and fault.kind in {"stall", "disconnect"}:
+            half = len(output) // 2
+            for i, (kind, token) in enumerate(output):
+                if failing and fault is not None and i == half:
                     await _fail_like(fault.kind)
                 if self._token_delay:
                     await asyncio.sleep(self._token_delay)
-                yield TextDelta(token)
+                yield _event(kind, token)
+            for index, call in enumerate(generation.tool_calls):
+                yield ToolCallDelta(index, "", call.id, call.name)
+                for piece in argument_pieces(call.arguments):
+                    yield ToolCallDelta(index, piece)
         yield Finish(generation.finish_reason)
         yield UsageEvent(generation.usage)
 

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import orjson
+
+from worker.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
+from worker.simulator.engine import THINK_CLOSE, argument_pieces, example_for, find_fault, generate, pieces
+from worker.tokens import split_tokens
+
+WEATHER = ToolSpec(
+    "get_weather",
+    "Weather for a city",
+    {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 2}}},
+)
+
+
+def chat(text: str = "Hello there", **kwargs: object) -> ChatRequest:
+    return ChatRequest(model="qwq-32b", messages=(Message("user", text),), **kwargs)  # type: ignore[arg-type]
+
+
+def test_output_is_qwq_raw_form_and_deterministic() -> None:
+    first, second = generate(chat()), generate(chat())
+    assert first == second
+    text = "".join(first.tokens)
+    assert not text.startswith("<think>") and f"\n{THINK_CLOSE}\n\n" in text
+    assert first.reasoning_text + f"\n{THINK_CLOSE}\n\n" + first.answer_text == text
+    assert first.usage.completion_tokens == len(first.tokens) and first.finish_reason == "stop"
+
+
+def test_seed_changes_the_output() -> None:
+    a = generate(chat(params=SamplingParams(seed=1)))
+    b = generate(chat(params=SamplingParams(seed=2)))
+    assert a.tokens != b.tokens
+
+
+def test_max_tokens_cuts_with_length() -> None:
+    g = generate(chat(params=SamplingParams(max_tokens=5)))
+    assert len(g.tokens) == 5 and g.finish_reason == "length" and g.usage.completion_tokens == 5
+
+
+def test_tokens_rejoin_to_the_text() -> None:
+    text = 'Hi,  there!\n\n{"a": [1, 2]} ok'
+    assert "".join(split_tokens(text)) == text
+
+
+def test_tool_call_then_answer_from_the_tool_result() -> None:
+    g = generate(chat(tools=(WEATHER,)))
+    [call] = g.tool_calls
+    assert call.name == "get_weather" and orjson.loads(call.arguments) == {"city": "example", "days": 2}
+    assert g.finish_reason == "tool_calls" and g.answer_text == ""
+    history = (
+        Message("user", "weather?"),
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", "sunny, 21C", tool_call_id=call.id),
+    )
+    after = generate(ChatRequest(model="qwq-32b", messages=history, tools=(WEATHER,)))
+    assert after.tool_calls == () and after.answer_text == "The tool returned: sunny, 21C"
+
+
+def test_tool_choice_none_and_named() -> None:
+    other = ToolSpec("get_time", "", {"type": "object", "properties": {}})
+    assert generate(chat(tools=(WEATHER,), tool_choice=ToolChoice("none"))).tool_calls == ()
+    named = generate(chat(tools=(WEATHER, other), tool_choice=ToolChoice("function", "get_time")))
+    assert named.tool_calls[0].name == "get_time"
+
+
+def test_structured_output_follows_the_schema() -> None:
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "ok": {"type": "boolean"}}}
+    g = generate(chat(response_schema=schema))
+    assert orjson.loads(g.answer_text) == {"name": "example", "ok": True}
+    bad = generate(chat("give json [sim:bad-json]", response_schema=schema))
+    assert bad.answer_text.startswith('{"this is"')
+
+
+def test_reasoning_as_a_field_drops_the_tag() -> None:
+    g = generate(chat())
+    parts = pieces(g, reasoning_field=True)
+    reasoning = "".join(t for k, t in parts if k == "reasoning")
+    text = "".join(t for k, t in parts if k == "text")
+    assert reasoning == g.reasoning_text and text == g.answer_text and THINK_CLOSE not in reasoning + text
+    assert all(k == "text" for k, _ in pieces(g, reasoning_field=False))
+
+
+def test_faults_are_found_in_user_messages() -> None:
+    assert find_fault(chat("x [sim:error-503]")).status == 503  # type: ignore[union-attr]
+    assert find_fault(chat("x [sim:slow-start=1.5]")).delay == 1.5  # type: ignore[union-attr]
+    assert find_fault(chat("x [sim:stall]")).kind == "stall"  # type: ignore[union-attr]
+    assert find_fault(chat("plain")) is None
+
+
+def test_examples_and_pieces() -> None:
+    assert example_for({"enum": ["a", "b"]}) == "a"
+    assert example_for({"type": "array", "items": {"type": "number"}}) == [1.0]
+    assert "".join(argument_pieces('{"city": "Paris"}')) == '{"city": "Paris"}'
+    assert len(argument_pieces('{"city": "Paris"}')) == 3
