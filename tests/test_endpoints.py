@@ -157,3 +157,26 @@ async def test_health_and_openapi(client: httpx.AsyncClient) -> None:
     assert {"400", "401", "404", "413", "429", "499", "500"} <= set(post["responses"])
     run_input = spec["components"]["schemas"]["RunInput"]["allOf"][0]
     assert [b["title"] for b in run_input["oneOf"]] == ["Qwen_Qwq_32B_Prompt", "Qwen_Qwq_32B_Messages"]
+
+
+async def test_flat_tool_with_a_stray_function_member(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """Found by schemathesis: a flat tool may carry an unrelated `function` member."""
+    params = {"type": "object", "properties": {"q": {"type": "string", "description": "query"}}}
+    tool = {"name": "search", "description": "web search", "parameters": params, "function": {}}
+    body = {"messages": [{"role": "user", "content": "find it"}], "tools": [tool]}
+    r = await client.post("/qwq-32b", json=body, headers=auth)
+    assert r.status_code == 200
+    assert r.json()["tool_calls"] == [{"name": "search", "arguments": {"q": "example"}}]
+
+
+async def test_empty_messages_are_answered(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    r = await client.post("/qwq-32b", json={"messages": []}, headers=auth)
+    assert r.status_code == 200 and r.json()["response"]
+
+
+async def test_integral_floats_count_as_integers(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    """Found by schemathesis: JSON Schema accepts 5.0 as an integer, so the gateway must too."""
+    r = await client.post("/qwq-32b", json={"prompt": "hi", "max_tokens": 5.0, "top_k": 3.0}, headers=auth)
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 5

@@ -123,3 +123,27 @@ def test_tool_parameter_without_description_points_at_it() -> None:
     found = violations({"messages": [{"role": "user", "content": "x"}], "tools": [tool]})
     assert found[0]["path"] == "/tools/0/parameters/properties/city"
     assert "'description' is a required property" in found[0]["message"]
+
+
+def test_flat_tool_missing_its_description_is_explained_as_a_flat_tool() -> None:
+    params = {"type": "object", "properties": {"q": {"type": "string", "description": "query"}}}
+    found = violations(
+        {"messages": [{"role": "user", "content": "x"}], "tools": [{"name": "t", "parameters": params}]}
+    )
+    assert found == [{"path": "/tools/0", "message": "'description' is a required property"}]
+
+
+def test_tool_names_may_not_be_empty() -> None:
+    params = {"type": "object", "properties": {}}
+    flat = {"name": "", "description": "d", "parameters": params}
+    nested = {"type": "function", "function": {"name": "", "description": "d", "parameters": params}}
+    found = violations({"messages": [{"role": "user", "content": "x"}], "tools": [flat, nested]})
+    assert [v["path"] for v in found] == ["/tools/0/name", "/tools/1/function/name"]
+
+
+def test_tools_in_the_prompt_form_follow_the_messages_rules() -> None:
+    """Found by schemathesis: the Prompt branch leaves `tools` unconstrained."""
+    found = violations({"prompt": "x", "tools": [{"function": {}}]})
+    assert all(v["path"].startswith("/tools/0") for v in found)
+    params = {"type": "object", "properties": {}}
+    validate_body({"prompt": "x", "tools": [{"name": "t", "description": "d", "parameters": params}]})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from starlette.applications import Starlette
@@ -21,6 +21,8 @@ from worker.middleware import AccessLogMiddleware
 from worker.openapi import openapi_document
 from worker.settings import Settings, load_settings
 from worker.state import AppState, build_state
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 
 def _json(data: object, status: int = 200) -> Response:
@@ -64,16 +66,39 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         )
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return _json({"error": "Method not allowed", "detail": f"{request.method} is not served here"}, 405)
+        response = _json(
+            {"error": "Method not allowed", "detail": f"{request.method} is not served here"}, 405
+        )
+        allow = getattr(exc, "headers", None) or {}
+        if "Allow" in allow:  # RFC 9110: a 405 names the methods that are served
+            response.headers["Allow"] = allow["Allow"]
+        return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
         return _json({"error": "Unexpected failure"}, 500)
 
+    def get_only(
+        endpoint: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Fixed GET routes also own their other methods: without this a POST /healthz would be taken
+        for a model slug and answer 404 instead of 405."""
+
+        async def handler(request: Request) -> Response:
+            if request.method in ("GET", "HEAD"):
+                return await endpoint(request)
+            response = _json(
+                {"error": "Method not allowed", "detail": f"{request.method} is not served here"}, 405
+            )
+            response.headers["Allow"] = "GET, HEAD"
+            return response
+
+        return handler
+
     app = Starlette(
         exception_handlers={404: not_found, 405: method_not_allowed, Exception: server_error},
         routes=[
-            Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/openapi.json", get_only(openapi), methods=ALL_METHODS),
+            Route("/healthz", get_only(healthz), methods=ALL_METHODS),
             Route("/{slug}", ModelSlugEndpoint(state), methods=["POST"]),
         ],
         lifespan=lifespan,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -24,15 +25,20 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def query_param(scope: Scope, name: str) -> str | None:
+def query_params(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
+    """The query parameters, refusing (400) any the route does not know: a typo such as `?shap=choices`
+    silently ignored would give the client an answer it did not ask for."""
     query: bytes = scope.get("query_string", b"")
     if not query:
-        return None
-    for pair in query.decode("latin-1").split("&"):
-        key, _, value = pair.partition("=")
-        if key == name:
-            return value
-    return None
+        return {}
+    params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise BadRequest(
+            f"Unknown query parameter '{unknown[0][:40]}'",
+            {"allowed": sorted(allowed)},
+        )
+    return params
 
 
 def require_json(scope: Scope) -> None:

@@ -17,7 +17,7 @@ from worker.asgi import (
     Send,
     decode_json,
     header,
-    query_param,
+    query_params,
     read_body,
     require_json,
     send_json,
@@ -39,13 +39,21 @@ def render_workers_error(error: GatewayError) -> tuple[int, bytes, list[tuple[by
     return error.status, orjson.dumps(workers.render_error(error)), headers
 
 
+QUERY_PARAMS = frozenset({"shape"})
+
+
 def choose_shape(scope: Scope, default: str) -> workers.Shape:
-    asked = query_param(scope, "shape") or header(scope, b"x-response-shape")
-    if asked is None:
-        return "choices" if default == "choices" else "workers"
-    if asked not in SHAPES:
-        raise BadRequest(f"Unknown response shape '{asked[:40]}'; use 'workers' or 'choices'")
-    return "choices" if asked == "choices" else "workers"
+    """`?shape=` wins over `X-Response-Shape`, which wins over the deployment default; a value that is
+    neither shape is refused wherever it was given."""
+    asked = [
+        query_params(scope, QUERY_PARAMS).get("shape"),
+        header(scope, b"x-response-shape"),
+    ]
+    for value in asked:
+        if value is not None and value not in SHAPES:
+            raise BadRequest(f"Unknown response shape '{value[:40]}'; use 'workers' or 'choices'")
+    chosen = next((value for value in asked if value is not None), default)
+    return "choices" if chosen == "choices" else "workers"
 
 
 class ModelSlugEndpoint:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import traceback
 from typing import Any
 
 import orjson
@@ -62,7 +63,7 @@ class AccessLogMiddleware:
         except ClientClosed:
             status = 499
         except Exception as exc:  # the last resort: nothing may escape with a traceback
-            log.error("request %s failed: %s", request_id, type(exc).__name__)
+            log.error("request %s failed: %s at %s", request_id, type(exc).__name__, _where(exc))
             if status == 0:
                 body = orjson.dumps({"error": "Unexpected failure", "detail": {"request_id": request_id}})
                 await send_with_id_safe(send_with_id, body)
@@ -78,6 +79,15 @@ class AccessLogMiddleware:
                     (time.perf_counter() - started) * 1000,
                     request_id,
                 )
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame as `file:line`: enough to find a bug, without a traceback's locals or text."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
 
 
 async def send_with_id_safe(send: Send, body: bytes) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from worker.models import ModelTable
-from worker.validation import INPUT_SCHEMA, ROLES
+from worker.validation import INPUT_SCHEMA, ROLES, SHARED_FIELDS
 
 GATEWAY_RULES: dict[str, Any] = {
     "description": "Rules the gateway adds to the published schema (see README, 'Validation').",
+    "allOf": [SHARED_FIELDS],
     "not": {"required": ["prompt", "messages"]},
     "properties": {
         "messages": {
@@ -32,6 +33,13 @@ GATEWAY_RULES: dict[str, Any] = {
             }
         },
         "functions": False,
+        "tools": {
+            "items": {
+                "if": {"required": ["name"]},
+                "then": {"properties": {"name": {"minLength": 1}}},
+                "else": {"properties": {"function": {"properties": {"name": {"minLength": 1}}}}},
+            }
+        },
     },
 }
 
@@ -97,6 +105,16 @@ CHOICES_ANSWER: dict[str, Any] = {
 }
 
 
+STREAM_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": 'One Server-Sent Event. `data` is JSON: `{"response": delta}` (Workers shape) or a '
+    "`chat.completion.chunk` (choices shape), then a usage event; `[DONE]` ends a clean stream, an "
+    '`{"error", "detail"}` event ends a failed one.',
+    "required": ["data"],
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+}
+
+
 def _error(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -123,6 +141,13 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                 "schema": {"type": "string", "enum": ["workers", "choices"]},
                 "description": "Answer shape; the deployment's RESPONSE_SHAPE when absent.",
             },
+            {
+                "name": "X-Response-Shape",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "enum": ["workers", "choices"]},
+                "description": "The same choice as `shape`, as a header (the query parameter wins).",
+            },
         ],
         "requestBody": {
             "required": True,
@@ -140,7 +165,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                             ]
                         }
                     },
-                    "text/event-stream": {"schema": {"type": "string"}},
+                    "text/event-stream": {"schema": {"$ref": "#/components/schemas/StreamEvent"}},
                 },
             },
             "400": _error("Invalid payload: every violation with its JSON pointer"),
@@ -177,6 +202,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                 "ContentPart": CONTENT_PART,
                 "Error": ERROR,
                 "Usage": USAGE,
+                "StreamEvent": STREAM_EVENT,
                 "WorkersAnswer": WORKERS_ANSWER,
                 "ChoicesAnswer": CHOICES_ANSWER,
             },

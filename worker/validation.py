@@ -8,7 +8,7 @@ the body was meant for (the one whose key it carries), instead of jsonschema's b
 Two rules are added on top of the published schema, because the schema alone lets them through and no
 upstream could serve them: a body may not carry both `prompt` and `messages` (the schema's Prompt branch
 does not look at `messages`, so `{"prompt": "x", "messages": 5}` would pass), and every message needs one
-of the roles `system`, `user`, `assistant`, `tool`.
+of the roles `system`, `user`, `assistant`, `tool`, and every tool a non-empty name.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ PROMPT_BRANCH = _BRANCHES["Qwen_Qwq_32B_Prompt"]
 MESSAGES_BRANCH = _BRANCHES["Qwen_Qwq_32B_Messages"]
 
 _FULL = Draft202012Validator(INPUT_SCHEMA)
+# The Prompt branch does not define `tools` or `functions`, so the schema lets anything through there.
+# The gateway honours tools in the prompt form too, so it holds them to the Messages branch's rules.
+SHARED_FIELDS: dict[str, Any] = {
+    "properties": {name: MESSAGES_BRANCH["properties"][name] for name in ("tools", "functions")}
+}
+_SHARED = Draft202012Validator(SHARED_FIELDS)
 _PROMPT = Draft202012Validator(PROMPT_BRANCH)
 _MESSAGES = Draft202012Validator(MESSAGES_BRANCH)
 
@@ -61,8 +67,9 @@ def _unpack(error: ValidationError) -> list[ValidationError]:
     """The errors that explain a failed `oneOf`/`anyOf`: those of the branch the value came closest to.
 
     A value that is of none of the branches' types gets one error naming them all. Otherwise the branch
-    whose errors reach deepest into the value is the one the client meant (a content array with a bad
-    image URL meant the array branch, not the string branch), and its errors are unpacked in turn.
+    the value came closest to is the one the client meant (see `_branch_distance`: a content array
+    with a bad image URL meant the array branch, not the string branch; a flat tool missing its
+    description meant the flat branch), and its errors are unpacked in turn.
     """
     if error.validator not in {"oneOf", "anyOf"} or not error.context:
         return [error]
@@ -78,8 +85,15 @@ def _unpack(error: ValidationError) -> list[ValidationError]:
         error.message = f"{error.instance!r:.60} is not of type {', '.join(map(repr, shallow_types))}"
         error.validator = "type"
         return [error]
-    best = max(branches.values(), key=lambda errs: max(len(e.path) for e in errs))
+    best = min(branches.values(), key=_branch_distance)
     return [leaf for sub in best for leaf in _unpack(sub)]
+
+
+def _branch_distance(errors: list[ValidationError]) -> tuple[bool, int, int]:
+    """How far a value is from a branch: a branch whose type it does not even have is farthest, then
+    the fewer errors the closer, then the deeper they reach into the value the closer."""
+    wrong_type = len(errors) == 1 and errors[0].validator == "type" and not errors[0].path
+    return (wrong_type, len(errors), -max(len(e.path) for e in errors))
 
 
 def _violations(errors: Iterable[ValidationError]) -> list[dict[str, str]]:
@@ -107,8 +121,12 @@ def validate_body(body: Any) -> dict[str, Any]:
         raise _fail([{"path": "/", "message": "one of 'prompt' or 'messages' is required"}])
     branch = _PROMPT if has_prompt else _MESSAGES
     violations = _violations(branch.iter_errors(body))
+    if not violations and has_prompt:
+        violations = _violations(_SHARED.iter_errors(body))
     if not violations and has_messages:
         violations = _role_violations(body["messages"])
+    if not violations:
+        violations = _tool_name_violations(body.get("tools", ()))
     if not violations and not _FULL.is_valid(body):  # belt and braces: the published oneOf as a whole
         violations = _violations(_FULL.iter_errors(body))
     if violations:
@@ -125,6 +143,18 @@ def _role_violations(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
         elif role not in ROLES:
             allowed = ", ".join(sorted(ROLES))
             out.append({"path": f"/messages/{i}/role", "message": f"{role!r} is not one of {allowed}"})
+    return out
+
+
+def _tool_name_violations(tools: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """A tool needs a non-empty name: the model calls it by that name, and no upstream accepts ''."""
+    out = []
+    for i, tool in enumerate(tools):
+        flat = "name" in tool
+        name = tool.get("name") if flat else tool.get("function", {}).get("name")
+        if name == "":
+            path = f"/tools/{i}/name" if flat else f"/tools/{i}/function/name"
+            out.append({"path": path, "message": "a tool name may not be empty"})
     return out
 
 

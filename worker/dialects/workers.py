@@ -42,6 +42,7 @@ SAMPLING_FIELDS = (
     "frequency_penalty",
     "presence_penalty",
 )
+INTEGER_FIELDS = frozenset({"max_tokens", "top_k", "seed"})
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -70,9 +71,14 @@ def _content(raw: Any) -> str | tuple[ContentPart, ...]:
 
 
 def _function_or_self(raw: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Tools and calls come flat (`{name, ...}`) or OpenAI-nested (`{type, function: {name, ...}}`)."""
+    """Tools and calls come flat (`{name, ...}`) or OpenAI-nested (`{type, function: {name, ...}}`).
+
+    A flat object wins when it carries its own `name`: the schema lets a flat tool have any other
+    members, an unrelated `function` member included."""
     function = raw.get("function")
-    return function if isinstance(function, Mapping) else raw
+    if "name" in raw or not isinstance(function, Mapping):
+        return raw
+    return function
 
 
 def _tool(raw: Mapping[str, Any]) -> ToolSpec:
@@ -107,7 +113,11 @@ def parse_request(body: Mapping[str, Any], slug: str) -> ChatRequest:
             "describe callable tools with 'tools' instead",
             [{"path": "/functions", "message": "not supported; use 'tools'"}],
         )
-    params = SamplingParams(**{name: body[name] for name in SAMPLING_FIELDS if name in body})
+    values = {name: body[name] for name in SAMPLING_FIELDS if name in body}
+    for name in INTEGER_FIELDS & values.keys():
+        # JSON Schema counts 5.0 as an integer; everything downstream wants a real int.
+        values[name] = int(values[name])
+    params = SamplingParams(**values)
     raw = bool(body.get("raw", False))
     prompt = body.get("prompt")
     if prompt is not None and not raw:
@@ -146,6 +156,10 @@ def tool_call_object(call: ToolCall) -> dict[str, Any]:
         raise UpstreamBadResponse(
             f"The upstream's call to '{call.name}' has arguments that are not valid JSON"
         ) from exc
+    if not isinstance(arguments, dict):
+        raise UpstreamBadResponse(
+            f"The upstream's call to '{call.name}' has arguments that are not a JSON object"
+        )
     return {"name": call.name, "arguments": arguments}
 
 

@@ -177,7 +177,8 @@ def generate(request: ChatRequest) -> Generation:
     tool = _wants_tool(request)
     calls: tuple[ToolCall, ...] = ()
     if tool is not None:
-        arguments = orjson.dumps(example_for(dict(tool.parameters))).decode()
+        example = example_for(dict(tool.parameters))
+        arguments = orjson.dumps(example if isinstance(example, dict) else {}).decode()
         call_id = f"call{rng.randrange(16**9):09x}"[:13]
         calls = (ToolCall(call_id, tool.name, arguments),)
         answer_tokens: list[str] = []
