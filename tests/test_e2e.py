@@ -72,6 +72,10 @@ def test_client_errors(gateway: LiveServer, fake_upstream: LiveServer) -> None:
     assert httpx.post(f"{gateway.url}/qwq-32b", json=CHAT).status_code == 401
     assert post(gateway, {"messages": "nope"}).status_code == 400
     assert httpx.post(f"{gateway.url}/gpt-9", json=CHAT, headers=AUTH).status_code == 404
+    form = httpx.post(f"{gateway.url}/qwq-32b", data={"prompt": "x"}, headers=AUTH)
+    assert form.status_code == 415
+    huge = httpx.post(f"{gateway.url}/qwq-32b", json={"prompt": "x" * 5_000_000}, headers=AUTH)
+    assert huge.status_code == 413 and huge.json()["error"] == "Request body too large"
     assert fake_upstream.app.stats.received == 0  # nothing invalid was forwarded
 
 
