@@ -8,9 +8,19 @@ reported, so there a 499 is never logged.
 
 from __future__ import annotations
 
+import os
+import sys
+import types
 from typing import Any
 
 from workers import WorkerEntrypoint  # type: ignore[import-not-found]
+
+if "worker" not in sys.modules:
+    # Wrangler bundles the folder of `main` as the module root, so inside a Worker this folder's modules
+    # are top-level (`app`, `upstreams.base`). An alias package makes `worker.app` find them again.
+    _package = types.ModuleType("worker")
+    _package.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+    sys.modules["worker"] = _package
 
 from worker.app import create_app
 from worker.settings import Settings, load_settings

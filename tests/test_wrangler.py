@@ -1,0 +1,29 @@
+"""`wrangler.toml` stays a valid Python Worker configuration whose `[vars]` are real settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from worker.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = tomllib.loads((ROOT / "wrangler.toml").read_text())
+
+
+def test_python_worker_entry() -> None:
+    assert (ROOT / CONFIG["main"]).is_file()
+    assert "python_workers" in CONFIG["compatibility_flags"]
+    assert CONFIG["compatibility_date"] and CONFIG["name"]
+    assert CONFIG["ai"]["binding"] == "AI"
+    entry = (ROOT / CONFIG["main"]).read_text()
+    assert "class Default(WorkerEntrypoint)" in entry and "asgi.fetch(" in entry
+
+
+def test_vars_are_known_settings_and_hold_no_secrets() -> None:
+    known = {f.name.upper(): f for f in dataclasses.fields(Settings)}
+    for name in CONFIG["vars"]:
+        assert name in known, f"[vars] {name} is not a setting"
+        assert not known[name].metadata["secret"], f"{name} is a secret and belongs in `wrangler secret put`"
+    load_settings({}, wrangler_toml=ROOT / "wrangler.toml")  # every value converts
