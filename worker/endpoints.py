@@ -8,6 +8,8 @@ the header `X-Response-Shape`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 
 from worker.aggregate import aggregate
@@ -26,6 +28,7 @@ from worker.auth import authenticate
 from worker.dialects import workers
 from worker.disconnect import DisconnectGuard
 from worker.errors import BadRequest, GatewayError, NotFound
+from worker.ir import ReasoningMode
 from worker.middleware import STATUS_KEY, request_id_of
 from worker.state import AppState
 from worker.streaming import respond_stream
@@ -37,6 +40,20 @@ SHAPES = ("workers", "choices")
 def render_workers_error(error: GatewayError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     headers = [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
     return error.status, orjson.dumps(workers.render_error(error)), headers
+
+
+REASONING_MODES: tuple[ReasoningMode, ...] = ("inline", "separate", "hidden")
+
+
+def choose_reasoning(scope: Scope) -> ReasoningMode | None:
+    """The request's own reasoning mode (`?reasoning=` or `X-Reasoning-Mode`), or None: the default."""
+    asked = query_param(scope, "reasoning") or header(scope, b"x-reasoning-mode")
+    if asked is None:
+        return None
+    for mode in REASONING_MODES:
+        if asked == mode:
+            return mode
+    raise BadRequest(f"Unknown reasoning mode '{asked[:40]}'; use 'inline', 'separate' or 'hidden'")
 
 
 def choose_shape(scope: Scope, default: str) -> workers.Shape:
@@ -73,6 +90,7 @@ class ModelSlugEndpoint:
         body = await read_body(scope, receive, state.settings.max_body_bytes)
         request = workers.parse_request(validate_body(decode_json(body)), slug)
         shape = choose_shape(scope, state.settings.response_shape)
+        request = dataclasses.replace(request, reasoning=choose_reasoning(scope))
         request_id = request_id_of(scope)
         async with DisconnectGuard(receive):
             events = state.gateway.events(request, entry)

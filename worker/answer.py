@@ -1,0 +1,122 @@
+"""The answer's way from the upstream's normalized events to the dialect encoders.
+
+    upstream events -> split_reasoning -> parse_tagged_calls (prompt tools) -> checks -> present_reasoning
+
+Checks, made when the answer's `Finish` arrives (before it goes on, so a failure can still become an
+error event in a stream instead of a clean end):
+- `guided_json`: the answer text must parse and fit the schema (`worker.structured`);
+- prompt-mode tools with `tool_choice` `required` or a named function: at least one call must have come.
+
+On a failed check the request is tried once more, but only while nothing of the answer has reached the
+client: always for non-streamed requests (their events are held here until checked; that is bounded
+by `max_tokens`), and for streams only while everything so far was invisible to the client. Otherwise,
+or when the second try fails too, the client gets the error: never invalid JSON passed off as success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from worker.errors import GatewayError, UpstreamBadResponse
+from worker.ir import ChatRequest, Event, Finish, ReasoningDelta, ReasoningMode, TextDelta, ToolCallDelta
+from worker.models import Target
+from worker.reasoning import ThinkClose, present_reasoning, split_reasoning
+from worker.structured import Validator, check_answer, compile_schema
+from worker.tool_prompt import prompt_tools_request
+from worker.tool_tags import parse_tagged_calls
+
+Run = Callable[[ChatRequest], AsyncIterator[Event]]
+
+
+class ToolCallMissing(UpstreamBadResponse):
+    code = "tool_call_missing"
+    message = "The model did not call a tool although tool_choice required one"
+
+
+def _visible(event: Event, mode: ReasoningMode) -> bool:
+    """Would this event put bytes of the answer in front of the client?"""
+    if isinstance(event, ReasoningDelta):
+        return mode != "hidden"
+    if isinstance(event, TextDelta):
+        return bool(event.text.strip()) or (mode == "inline" and isinstance(event, ThinkClose))
+    return isinstance(event, ToolCallDelta)
+
+
+class _Check:
+    __slots__ = ("_calls", "_required", "_text", "_validator")
+
+    def __init__(self, validator: Validator | None, call_required: bool) -> None:
+        self._validator = validator
+        self._required = call_required
+        self._text: list[str] = []
+        self._calls = False
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, ToolCallDelta):
+            self._calls = True
+        elif isinstance(event, TextDelta) and self._validator is not None:
+            self._text.append(event.text)
+
+    def failure(self, finish: Finish) -> GatewayError | None:
+        if self._required and not self._calls:
+            return ToolCallMissing()
+        if self._validator is not None and not self._calls:
+            return check_answer(self._validator, "".join(self._text), finish.reason == "length")
+        return None
+
+
+async def _checked(
+    request: ChatRequest, upstream_request: ChatRequest, run: Run, prompt_tools: bool, mode: ReasoningMode
+) -> AsyncIterator[Event]:
+    validator = compile_schema(request.response_schema) if request.response_schema is not None else None
+    choice = request.tool_choice
+    call_required = prompt_tools and choice is not None and choice.mode in ("required", "function")
+    tries = 2 if validator is not None or call_required else 1
+    for attempt in range(tries):
+        can_retry = attempt + 1 < tries
+        events = run(upstream_request)
+        if not request.raw:
+            events = split_reasoning(events)
+        if prompt_tools:
+            events = parse_tagged_calls(events)
+        check = _Check(validator, call_required)
+        held: list[Event] = []
+        retry = False
+        try:
+            async for event in events:
+                if isinstance(event, Finish):
+                    failure = check.failure(event)
+                    if failure is not None and can_retry:
+                        retry = True
+                        break
+                    if failure is not None:
+                        raise failure
+                    held.append(event)
+                    can_retry = False
+                else:
+                    check.add(event)
+                    held.append(event)
+                    if can_retry and request.stream and _visible(event, mode):
+                        can_retry = False  # the client is about to see it: no second try any more
+                if not can_retry:
+                    for out in held:
+                        yield out
+                    held.clear()
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        if not retry:
+            for out in held:
+                yield out
+            return
+
+
+def answer_events(
+    request: ChatRequest, target: Target, run: Run, default_mode: ReasoningMode
+) -> AsyncIterator[Event]:
+    """The client-ready events of `request` on `target`; `run` calls the upstream (normalized)."""
+    mode = request.reasoning or default_mode
+    in_prompt = target.tool_mode == "prompt" and not request.raw
+    upstream_request = prompt_tools_request(request) if in_prompt else request
+    offered = bool(request.tools) and (request.tool_choice is None or request.tool_choice.mode != "none")
+    checked = _checked(request, upstream_request, run, in_prompt and offered, mode)
+    return present_reasoning(checked, mode)
