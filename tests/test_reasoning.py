@@ -10,7 +10,7 @@ from worker.reasoning import ThinkClose, held_prefix, present_reasoning, split_r
 
 INLINE = "Let me think.\nYes, 2+2=4 (not </thin>).\n</think>\n\nThe answer is 4."
 OPENED = "<think>\n" + INLINE
-END = [Finish("stop"), UsageEvent(Usage(5, 20))]
+END: list[Event] = [Finish("stop"), UsageEvent(Usage(5, 20))]
 
 
 async def through(chunks: list[str] | list[Event], mode: str) -> list[Event]:
@@ -78,11 +78,15 @@ async def test_field_reasoning_before_a_tool_call_is_closed() -> None:
 
 
 async def test_usage_reasoning_tokens_kept_when_the_upstream_told() -> None:
-    told = [TextDelta("a b c</think>d"), Finish("stop"), UsageEvent(Usage(1, 9, reasoning_tokens=7))]
+    told: list[Event] = [
+        TextDelta("a b c</think>d"),
+        Finish("stop"),
+        UsageEvent(Usage(1, 9, reasoning_tokens=7)),
+    ]
     out = await collect(split_reasoning(feed(told)))
     usage = out[-1]
     assert isinstance(usage, UsageEvent) and usage.usage.reasoning_tokens == 7
-    counted = [TextDelta("a b c</think>d"), Finish("stop"), UsageEvent(Usage(1, 9))]
+    counted: list[Event] = [TextDelta("a b c</think>d"), Finish("stop"), UsageEvent(Usage(1, 9))]
     usage = (await collect(split_reasoning(feed(counted))))[-1]
     assert isinstance(usage, UsageEvent) and usage.usage.reasoning_tokens == 3
     assert usage.usage.as_dict()["completion_tokens_details"] == {"reasoning_tokens": 3}
