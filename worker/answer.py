@@ -95,6 +95,8 @@ async def _checked(
                     can_retry = False
                 else:
                     check.add(event)
+                    if mode == "hidden" and isinstance(event, ReasoningDelta):
+                        continue  # never shown, already counted: nothing to hold
                     held.append(event)
                     if can_retry and request.stream and _visible(event, mode):
                         can_retry = False  # the client is about to see it: no second try any more
