@@ -204,6 +204,21 @@ def test_prompt_mode_missing_required_call_is_an_error(
     assert fake_upstream.app.stats.received == 3
 
 
+def test_prompt_mode_stream_with_hidden_reasoning_can_still_retry(
+    prompt_gateway: LiveServer, fake_upstream: LiveServer
+) -> None:
+    body = ask("Weather? [sim:no-call-once]", tools=[WEATHER_FLAT], tool_choice="required", stream=True)
+    events = sse_events(post(prompt_gateway, body, "?reasoning=hidden&shape=choices"))
+    assert fake_upstream.app.stats.received == 2 and events[-1] == "[DONE]"
+    deltas = chunk_deltas(events)
+    assert [c["function"]["name"] for d in deltas for c in d.get("tool_calls", ()) if "id" in c] == [
+        "get_weather"
+    ]
+    assert "The tool" not in "".join(
+        d.get("content") or "" for d in deltas
+    )  # the first try's text stayed back
+
+
 def test_prompt_mode_auto_without_a_call_is_a_text_answer(
     prompt_gateway: LiveServer, fake_upstream: LiveServer
 ) -> None:

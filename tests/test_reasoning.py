@@ -90,3 +90,17 @@ async def test_usage_reasoning_tokens_kept_when_the_upstream_told() -> None:
     usage = (await collect(split_reasoning(feed(counted))))[-1]
     assert isinstance(usage, UsageEvent) and usage.usage.reasoning_tokens == 3
     assert usage.usage.as_dict()["completion_tokens_details"] == {"reasoning_tokens": 3}
+
+
+async def test_a_json_answer_without_reasoning_is_all_answer() -> None:
+    for chunks in cuts(' \n{"a": [1]}'):
+        events: list[Event] = [TextDelta(c) for c in chunks]
+        out = await collect(
+            present_reasoning(split_reasoning(feed([*events, *END]), json_answer=True), "hidden")
+        )
+        assert text_of(out) == ' \n{"a": [1]}' and not reasoning_of(out)
+    thinking = await collect(split_reasoning(feed([TextDelta("Hmm </think>{}"), *END]), json_answer=True))
+    assert (reasoning_of(thinking), text_of(thinking)) == ("Hmm ", "{}")
+    fielded: list[Event] = [ReasoningDelta("Hmm"), TextDelta('{"a": 1}'), *END]
+    inline = await collect(present_reasoning(split_reasoning(feed(fielded), json_answer=True), "inline"))
+    assert text_of(inline) == 'Hmm\n</think>\n\n{"a": 1}'

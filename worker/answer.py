@@ -9,7 +9,8 @@ error event in a stream instead of a clean end):
 
 On a failed check the request is tried once more, but only while nothing of the answer has reached the
 client: always for non-streamed requests (their events are held here until checked; that is bounded
-by `max_tokens`), and for streams only while everything so far was invisible to the client. Otherwise,
+by `max_tokens`), and for streams only while everything so far was invisible to the client (hidden
+reasoning; answer text while a required call has not come yet is held back for this). Otherwise,
 or when the second try fails too, the client gets the error: never invalid JSON passed off as success.
 """
 
@@ -33,10 +34,13 @@ class ToolCallMissing(UpstreamBadResponse):
     message = "The model did not call a tool although tool_choice required one"
 
 
-def _visible(event: Event, mode: ReasoningMode) -> bool:
-    """Would this event put bytes of the answer in front of the client?"""
+def _visible(event: Event, mode: ReasoningMode, waiting_for_call: bool) -> bool:
+    """Would this event put bytes of the answer in front of the client? While a required call has
+    not come, answer text is held back (it may be the prelude of an answer that gets retried)."""
     if isinstance(event, ReasoningDelta):
         return mode != "hidden"
+    if isinstance(event, TextDelta) and waiting_for_call:
+        return False
     if isinstance(event, TextDelta):
         return bool(event.text.strip()) or (mode == "inline" and isinstance(event, ThinkClose))
     return isinstance(event, ToolCallDelta)
@@ -57,6 +61,10 @@ class _Check:
         elif isinstance(event, TextDelta) and self._validator is not None:
             self._text.append(event.text)
 
+    @property
+    def waiting_for_call(self) -> bool:
+        return self._required and not self._calls
+
     def failure(self, finish: Finish) -> GatewayError | None:
         if self._required and not self._calls:
             return ToolCallMissing()
@@ -76,7 +84,7 @@ async def _checked(
         can_retry = attempt + 1 < tries
         events = run(upstream_request)
         if not request.raw:
-            events = split_reasoning(events)
+            events = split_reasoning(events, request.response_schema is not None or request.json_mode)
         if prompt_tools:
             events = parse_tagged_calls(events)
         check = _Check(validator, call_required)
@@ -98,7 +106,7 @@ async def _checked(
                     if mode == "hidden" and isinstance(event, ReasoningDelta):
                         continue  # never shown, already counted: nothing to hold
                     held.append(event)
-                    if can_retry and request.stream and _visible(event, mode):
+                    if can_retry and request.stream and _visible(event, mode, check.waiting_for_call):
                         can_retry = False  # the client is about to see it: no second try any more
                 if not can_retry:
                     for out in held:

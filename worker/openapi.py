@@ -68,6 +68,7 @@ WORKERS_ANSWER: dict[str, Any] = {
     "required": ["response", "usage"],
     "properties": {
         "response": {"type": "string"},
+        "reasoning": {"type": "string", "description": "QwQ's reasoning, in reasoning mode `separate`."},
         "usage": {"$ref": "#/components/schemas/Usage"},
         "tool_calls": {
             "type": "array",
@@ -122,6 +123,13 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                 "required": False,
                 "schema": {"type": "string", "enum": ["workers", "choices"]},
                 "description": "Answer shape; the deployment's RESPONSE_SHAPE when absent.",
+            },
+            {
+                "name": "reasoning",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["inline", "separate", "hidden"]},
+                "description": "Where reasoning goes (or `X-Reasoning-Mode`); REASONING_MODE when absent.",
             },
         ],
         "requestBody": {

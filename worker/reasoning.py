@@ -10,7 +10,8 @@ ever see the answer as `TextDelta`s:
 - `split_reasoning` turns inline text into `ReasoningDelta`s up to `</think>` and `TextDelta`s after
   it, exact even when the tag is cut across chunks at any character (a possible tag prefix is held
   back, never more). Where the tag was it emits a `ThinkClose` marker. Following vLLM's parser, text
-  without any `</think>` is all reasoning (QwQ was cut off while thinking). It also fills in
+  without any `</think>` is all reasoning (QwQ was cut off while thinking), except a JSON answer to a
+  JSON request that starts right away (no reasoning at all). It also fills in
   `usage.completion_tokens_details.reasoning_tokens` when the upstream did not say.
 - `present_reasoning` renders the mode: `inline` gives back the upstream's bytes (reasoning, the tag,
   the answer: byte-identical when the upstream was inline), `separate` keeps `ReasoningDelta`s for the
@@ -53,15 +54,28 @@ def _closed_usage(event: UsageEvent, counted: int) -> UsageEvent:
     return UsageEvent(dataclasses.replace(usage, reasoning_tokens=min(counted, usage.completion_tokens)))
 
 
-async def split_reasoning(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+async def split_reasoning(events: AsyncIterator[Event], json_answer: bool = False) -> AsyncIterator[Event]:
+    """`json_answer`: the request asked for JSON; output that opens with `{` or `[` is then all answer
+    (a server enforcing the schema from the first token leaves no room for reasoning)."""
     state = "reasoning"  # -> "answer" after the tag (inline) or after the field's reasoning ended
     from_field = False
     held = ""
     counted = 0
     last_char = ""
+    undecided = json_answer
     async for event in events:
+        if undecided and isinstance(event, TextDelta) and not isinstance(event, ThinkClose):
+            held += event.text
+            first = held.lstrip()[:1]
+            if not first:
+                continue
+            undecided = False
+            if first in "{[":
+                state = "answer"
+            event, held = TextDelta(held), ""
         if isinstance(event, ReasoningDelta):
             from_field = True
+            undecided = False
             if event.text:
                 counted += count_tokens(event.text)
                 last_char = event.text[-1]
