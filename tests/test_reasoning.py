@@ -104,3 +104,8 @@ async def test_a_json_answer_without_reasoning_is_all_answer() -> None:
     fielded: list[Event] = [ReasoningDelta("Hmm"), TextDelta('{"a": 1}'), *END]
     inline = await collect(present_reasoning(split_reasoning(feed(fielded), json_answer=True), "inline"))
     assert text_of(inline) == 'Hmm\n</think>\n\n{"a": 1}'
+
+
+async def test_separate_keeps_a_reasoning_that_only_looked_like_a_tag() -> None:
+    out = await through(["  <th"], "separate")
+    assert reasoning_of(out) == "<th" and text_of(out) == ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
+from worker.closing import close
 from worker.errors import GatewayError, UpstreamBadResponse
 from worker.ir import ChatRequest, Event, Finish, ReasoningDelta, ReasoningMode, TextDelta, ToolCallDelta
 from worker.models import Target
@@ -113,7 +114,7 @@ async def _checked(
                         yield out
                     held.clear()
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await close(events)
         if not retry:
             for out in held:
                 yield out

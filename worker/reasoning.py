@@ -24,6 +24,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from worker.closing import close
 from worker.ir import Event, Finish, ReasoningDelta, ReasoningMode, TextDelta, ToolCallDelta, UsageEvent
 from worker.tokens import count_tokens
 
@@ -63,82 +64,97 @@ async def split_reasoning(events: AsyncIterator[Event], json_answer: bool = Fals
     counted = 0
     last_char = ""
     undecided = json_answer
-    async for event in events:
-        if undecided and isinstance(event, TextDelta) and not isinstance(event, ThinkClose):
-            held += event.text
-            first = held.lstrip()[:1]
-            if not first:
+    try:
+        async for event in events:
+            if undecided and isinstance(event, TextDelta) and not isinstance(event, ThinkClose):
+                held += event.text
+                first = held.lstrip()[:1]
+                if not first:
+                    continue
+                undecided = False
+                if first in "{[":
+                    state = "answer"
+                event, held = TextDelta(held), ""
+            if isinstance(event, ReasoningDelta):
+                from_field = True
+                undecided = False
+                if event.text:
+                    counted += count_tokens(event.text)
+                    last_char = event.text[-1]
+                    yield event
                 continue
-            undecided = False
-            if first in "{[":
-                state = "answer"
-            event, held = TextDelta(held), ""
-        if isinstance(event, ReasoningDelta):
-            from_field = True
-            undecided = False
-            if event.text:
-                counted += count_tokens(event.text)
-                last_char = event.text[-1]
-                yield event
-            continue
-        if isinstance(event, TextDelta) and state == "reasoning" and from_field:
-            # the field's reasoning is over: stand in the separators an inline upstream would have written
-            state = "answer"
-            if last_char and not last_char.isspace():
-                yield ReasoningDelta("\n")
-            yield ThinkClose()
-            if event.text and not event.text[0].isspace():
-                yield TextDelta("\n\n")
-            yield event
-            continue
-        if isinstance(event, TextDelta) and state == "reasoning":
-            text = held + event.text
-            at = text.find(THINK_CLOSE)
-            if at < 0:
-                keep = held_prefix(text, THINK_CLOSE)
-                held = text[len(text) - keep :]
-                if len(text) > keep:
-                    counted += count_tokens(text[: len(text) - keep])
-                    yield ReasoningDelta(text[: len(text) - keep])
-                continue
-            held = ""
-            state = "answer"
-            if at:
-                counted += count_tokens(text[:at])
-                yield ReasoningDelta(text[:at])
-            yield ThinkClose()
-            rest = text[at + len(THINK_CLOSE) :]
-            if rest:
-                yield TextDelta(rest)
-            continue
-        if isinstance(event, ToolCallDelta | Finish) and state == "reasoning":
-            if held:
-                yield ReasoningDelta(held)
-                held = ""
-            if from_field and (isinstance(event, ToolCallDelta) or event.reason != "length"):
+            if isinstance(event, TextDelta) and state == "reasoning" and from_field:
+                # the field's reasoning is over: stand in the separators an inline upstream would have written
                 state = "answer"
                 if last_char and not last_char.isspace():
                     yield ReasoningDelta("\n")
                 yield ThinkClose()
-        if isinstance(event, UsageEvent):
-            event = _closed_usage(event, counted)
-        yield event
-    if held:
-        yield ReasoningDelta(held)
+                if event.text and not event.text[0].isspace():
+                    yield TextDelta("\n\n")
+                yield event
+                continue
+            if isinstance(event, TextDelta) and state == "reasoning":
+                text = held + event.text
+                at = text.find(THINK_CLOSE)
+                if at < 0:
+                    keep = held_prefix(text, THINK_CLOSE)
+                    held = text[len(text) - keep :]
+                    if len(text) > keep:
+                        counted += count_tokens(text[: len(text) - keep])
+                        yield ReasoningDelta(text[: len(text) - keep])
+                    continue
+                held = ""
+                state = "answer"
+                if at:
+                    counted += count_tokens(text[:at])
+                    yield ReasoningDelta(text[:at])
+                yield ThinkClose()
+                rest = text[at + len(THINK_CLOSE) :]
+                if rest:
+                    yield TextDelta(rest)
+                continue
+            if isinstance(event, ToolCallDelta | Finish) and state == "reasoning":
+                if held:
+                    yield ReasoningDelta(held)
+                    held = ""
+                if from_field and (isinstance(event, ToolCallDelta) or event.reason != "length"):
+                    state = "answer"
+                    if last_char and not last_char.isspace():
+                        yield ReasoningDelta("\n")
+                    yield ThinkClose()
+            if isinstance(event, UsageEvent):
+                event = _closed_usage(event, counted)
+            yield event
+        if held:
+            yield ReasoningDelta(held)
+    finally:
+        await close(events)
 
 
 async def present_reasoning(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIterator[Event]:
-    if mode == "inline":
-        async for event in events:
-            if isinstance(event, ThinkClose):
-                yield TextDelta(THINK_CLOSE)
-            elif isinstance(event, ReasoningDelta):
-                yield TextDelta(event.text)
-            elif not isinstance(event, TextDelta) or event.text:
-                yield event
-        return
-    at_start = True  # separate: a leading `<think>` and white space are trimmed
-    pending = ""  # separate: white space held until we know whether more reasoning follows
+    shown = _inline(events) if mode == "inline" else _trimmed(events, mode)
+    try:
+        async for event in shown:
+            yield event
+    finally:
+        await close(shown)
+        await close(events)
+
+
+async def _inline(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    async for event in events:
+        if isinstance(event, ThinkClose):
+            yield TextDelta(THINK_CLOSE)
+        elif isinstance(event, ReasoningDelta):
+            yield TextDelta(event.text)
+        elif not isinstance(event, TextDelta) or event.text:
+            yield event
+
+
+async def _trimmed(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIterator[Event]:
+    """`separate` and `hidden`: a leading `<think>`, and white space around the reasoning, go."""
+    at_start = True
+    pending = ""  # white space held until we know whether more reasoning follows
     trim_answer = False
     async for event in events:
         if isinstance(event, ReasoningDelta):
@@ -172,4 +188,7 @@ async def present_reasoning(events: AsyncIterator[Event], mode: ReasoningMode) -
                 trim_answer = False
                 yield TextDelta(text)
             continue
+        if isinstance(event, Finish) and at_start and pending.strip() and mode == "separate":
+            yield ReasoningDelta(pending.strip())  # a reasoning so short it never got past "<thi"
+            pending = ""
         yield event

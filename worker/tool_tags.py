@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import orjson
 
+from worker.closing import close
 from worker.errors import UpstreamBadResponse
 from worker.ir import Event, Finish, TextDelta, ToolCallDelta
 from worker.reasoning import ThinkClose, held_prefix
@@ -122,14 +123,17 @@ class TaggedCallParser:
 
 async def parse_tagged_calls(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
     parser = TaggedCallParser()
-    async for event in events:
-        if isinstance(event, TextDelta) and not isinstance(event, ThinkClose):
-            for out in parser.feed(event.text):
-                yield out
-            continue
-        if isinstance(event, Finish):
-            for out in parser.close():
-                yield out
-            if parser.calls and event.reason == "stop":
-                event = Finish("tool_calls")
-        yield event
+    try:
+        async for event in events:
+            if isinstance(event, TextDelta) and not isinstance(event, ThinkClose):
+                for out in parser.feed(event.text):
+                    yield out
+                continue
+            if isinstance(event, Finish):
+                for out in parser.close():
+                    yield out
+                if parser.calls and event.reason == "stop":
+                    event = Finish("tool_calls")
+            yield event
+    finally:
+        await close(events)
