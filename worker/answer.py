@@ -100,19 +100,21 @@ async def _checked(
                         break
                     if failure is not None:
                         raise failure
-                    held.append(event)
                     can_retry = False
                 else:
                     check.add(event)
                     if mode == "hidden" and isinstance(event, ReasoningDelta):
-                        continue  # never shown, already counted: nothing to hold
-                    held.append(event)
+                        continue  # never shown, already counted: nothing to hold or pass on
                     if can_retry and request.stream and _visible(event, mode, check.waiting_for_call):
                         can_retry = False  # the client is about to see it: no second try any more
-                if not can_retry:
+                if can_retry:
+                    held.append(event)
+                    continue
+                if held:
                     for out in held:
                         yield out
                     held.clear()
+                yield event
         finally:
             await close(events)
         if not retry:

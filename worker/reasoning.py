@@ -42,9 +42,11 @@ class ThinkClose(TextDelta):
 
 def held_prefix(text: str, tag: str) -> int:
     """How many characters at the end of `text` could be the start of `tag` (and must be held back)."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
+    at = text.find(tag[0], max(0, len(text) - len(tag) + 1))
+    while at >= 0:  # leftmost candidate first: the longest prefix wins
+        if tag.startswith(text[at:]):
+            return len(text) - at
+        at = text.find(tag[0], at + 1)
     return 0
 
 
