@@ -22,7 +22,7 @@ from worker.closing import close
 from worker.errors import GatewayError, UpstreamBadResponse
 from worker.ir import ChatRequest, Event, Finish, ReasoningDelta, ReasoningMode, TextDelta, ToolCallDelta
 from worker.models import Target
-from worker.reasoning import ThinkClose, present_reasoning, split_reasoning
+from worker.reasoning import MODES, ThinkClose, present_reasoning, split_reasoning
 from worker.structured import Validator, check_answer, compile_schema
 from worker.tool_prompt import prompt_tools_request
 from worker.tool_tags import parse_tagged_calls
@@ -123,11 +123,17 @@ async def _checked(
             return
 
 
-def answer_events(
-    request: ChatRequest, target: Target, run: Run, default_mode: ReasoningMode
-) -> AsyncIterator[Event]:
-    """The client-ready events of `request` on `target`; `run` calls the upstream (normalized)."""
-    mode = request.reasoning or default_mode
+def _known_mode(name: str) -> ReasoningMode:
+    for mode in MODES:
+        if mode == name:
+            return mode
+    return "inline"
+
+
+def answer_events(request: ChatRequest, target: Target, run: Run, default_mode: str) -> AsyncIterator[Event]:
+    """The client-ready events of `request` on `target`; `run` calls the upstream (normalized).
+    `default_mode` is the `REASONING_MODE` setting (checked at start-up), used when the request has none."""
+    mode = request.reasoning or _known_mode(default_mode)
     in_prompt = target.tool_mode == "prompt" and not request.raw
     upstream_request = prompt_tools_request(request) if in_prompt else request
     offered = bool(request.tools) and (request.tool_choice is None or request.tool_choice.mode != "none")

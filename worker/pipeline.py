@@ -13,16 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from worker.answer import answer_events
 from worker.errors import UpstreamTimeout
-from worker.ir import (
-    ChatRequest,
-    Event,
-    Finish,
-    FinishReason,
-    ReasoningMode,
-    ToolCallDelta,
-    Usage,
-    UsageEvent,
-)
+from worker.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
 from worker.models import ModelEntry
 from worker.settings import Settings
 from worker.tokens import count_prompt_tokens, count_tokens
@@ -99,5 +90,4 @@ class Gateway:
                 settings.upstream_idle_timeout or None,
             )
 
-        mode: ReasoningMode = settings.reasoning_mode  # type: ignore[assignment]  # checked at load
-        return answer_events(request, target, run, mode)
+        return answer_events(request, target, run, settings.reasoning_mode)
