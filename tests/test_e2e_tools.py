@@ -116,6 +116,17 @@ def test_streamed_calls_in_the_workers_shape_come_whole(gateway: LiveServer) -> 
     assert "usage" in events[-2] and events[-1] == "[DONE]"
 
 
+def test_tool_arguments_that_are_not_json_are_an_upstream_error(gateway: LiveServer) -> None:
+    body = ask("Weather? [sim:bad-args]", tools=[WEATHER_FLAT])
+    for shape in ("workers", "choices"):
+        r = post(gateway, body, f"?shape={shape}")
+        assert r.status_code == 500 and "not valid JSON" in r.json()["error"]
+        events = sse_events(post(gateway, {**body, "stream": True}, f"?shape={shape}"))
+        assert "not valid JSON" in events[-1]["error"] and "[DONE]" not in events
+        finishes = [e["choices"][0].get("finish_reason") for e in events if e.get("choices")]
+        assert "tool_calls" not in finishes
+
+
 def test_invalid_tool_choice_is_a_400(gateway: LiveServer, fake_upstream: LiveServer) -> None:
     r = post(gateway, ask("x", tools=[WEATHER_FLAT], tool_choice={"type": "function"}))
     assert r.status_code == 400 and "tool_choice" in r.json()["error"]

@@ -5,7 +5,8 @@
 Checks, made when the answer's `Finish` arrives (before it goes on, so a failure can still become an
 error event in a stream instead of a clean end):
 - `guided_json`: the answer text must parse and fit the schema (`worker.structured`);
-- prompt-mode tools with `tool_choice` `required` or a named function: at least one call must have come.
+- prompt-mode tools with `tool_choice` `required` or a named function: at least one call must have come;
+- every tool call's arguments must be valid JSON (streamed calls were sent in pieces, unchecked).
 
 On a failed check the request is tried once more, but only while nothing of the answer has reached the
 client: always for non-streamed requests (their events are held here until checked; that is bounded
@@ -17,6 +18,8 @@ or when the second try fails too, the client gets the error: never invalid JSON 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+
+import orjson
 
 from worker.closing import close
 from worker.errors import GatewayError, UpstreamBadResponse
@@ -48,25 +51,47 @@ def _visible(event: Event, mode: ReasoningMode, waiting_for_call: bool) -> bool:
 
 
 class _Check:
-    __slots__ = ("_calls", "_required", "_text", "_validator")
+    __slots__ = ("_arguments", "_calls", "_names", "_required", "_text", "_validator")
 
     def __init__(self, validator: Validator | None, call_required: bool) -> None:
         self._validator = validator
         self._required = call_required
         self._text: list[str] = []
         self._calls = False
+        self._arguments: dict[int, list[str]] = {}
+        self._names: dict[int, str] = {}
 
     def add(self, event: Event) -> None:
         if isinstance(event, ToolCallDelta):
             self._calls = True
+            self._arguments.setdefault(event.index, []).append(event.arguments)
+            if event.name:
+                self._names[event.index] = event.name
         elif isinstance(event, TextDelta) and self._validator is not None:
             self._text.append(event.text)
+
+    def bad_arguments(self) -> GatewayError | None:
+        """Streamed calls go out piece by piece, so their JSON is checked here, before the finish: a
+        broken call ends the stream with an error instead of `finish_reason: "tool_calls"`."""
+        for index, pieces in self._arguments.items():
+            text = "".join(pieces)
+            try:
+                if text.strip():
+                    orjson.loads(text)
+            except orjson.JSONDecodeError:
+                name = self._names.get(index, "?")
+                return UpstreamBadResponse(
+                    f"The upstream's call to '{name}' has arguments that are not valid JSON"
+                )
+        return None
 
     @property
     def waiting_for_call(self) -> bool:
         return self._required and not self._calls
 
     def failure(self, finish: Finish) -> GatewayError | None:
+        if self._calls and (broken := self.bad_arguments()) is not None:
+            return broken
         if self._required and not self._calls:
             return ToolCallMissing()
         if self._validator is not None and not self._calls:

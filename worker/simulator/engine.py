@@ -7,7 +7,8 @@ output is cut at `max_tokens`, which makes the finish reason `length`.
 Fault modes are asked for in-band, so that they work through every client dialect: a user message
 containing `[sim:error-503]`, `[sim:slow-start=1.5]`, `[sim:stall]`, `[sim:malformed]` or
 `[sim:disconnect]` makes the simulator fail that way (see `Fault`); `[sim:bad-json]` makes its
-structured output invalid JSON, `[sim:no-call]` makes it answer in text although tools are offered;
+structured output invalid JSON, `[sim:bad-args]` its tool-call arguments, `[sim:no-call]` makes it
+answer in text although tools are offered;
 their `-once` forms (`[sim:bad-json-once]`, `[sim:no-call-once]`) do so only on the first try
 (`first_try=False` on a repeated request), to test the gateway's retry.
 
@@ -35,7 +36,7 @@ from worker.tokens import count_prompt_tokens, count_tokens, split_tokens
 THINK_CLOSE = "</think>"
 _FAULT = re.compile(
     r"\[sim:(error-(\d{3})|slow-start=([0-9.]+)|stall|malformed|disconnect|bad-json-once|bad-json"
-    r"|no-call-once|no-call)\]"
+    r"|no-call-once|no-call|bad-args)\]"
 )
 PARALLEL = "[sim:parallel]"
 
@@ -209,6 +210,8 @@ def generate(request: ChatRequest, first_try: bool = True) -> Generation:
         )
         for tool in chosen
     )
+    if calls and _active(fault, "bad-args", first_try):
+        calls = tuple(ToolCall(c.id, c.name, c.arguments[:-1]) for c in calls)  # cut short: not JSON
     if tagged and calls:  # a model without native tools writes its calls as text
         answer_tokens = split_tokens("\n".join(tagged_call(c.name, c.arguments) for c in calls))
         calls = ()
