@@ -178,3 +178,13 @@ def test_hidden_mode_and_per_request_overrides(gateway: LiveServer) -> None:
     assert "".join(d.get("content") or "" for d in chunk_deltas(events)) == hidden["response"]
     bad = httpx.post(f"{gateway.url}/qwq-32b?reasoning=loud", json=HELLO, headers=AUTH)
     assert bad.status_code == 400 and "reasoning mode" in bad.json()["error"]
+
+
+async def test_the_built_in_simulator_honours_the_modes_too(app_factory: Callable[..., object]) -> None:
+    app = app_factory(simulator_reasoning_field=True, reasoning_mode="separate")
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        body = (await client.post("/qwq-32b", json=HELLO, headers=AUTH)).json()
+        assert body["reasoning"].startswith("Okay") and "</think>" not in body["response"] + body["reasoning"]
+        inline = (await client.post("/qwq-32b?reasoning=inline", json=HELLO, headers=AUTH)).json()
+        assert inline["response"] == f"{body['reasoning']}\n</think>\n\n{body['response']}"
