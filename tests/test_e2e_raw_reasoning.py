@@ -145,7 +145,12 @@ def test_separate_mode_in_both_shapes_streamed_and_not(
     assert workers["reasoning"].startswith('Okay, the user asks: "Hello there".')
     assert "</think>" not in workers["response"] and "</think>" not in workers["reasoning"]
     assert workers["response"] == workers["response"].strip()
-    assert workers["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
+    reasoning_tokens = workers["usage"]["completion_tokens_details"]["reasoning_tokens"]
+    if upstream_kind == "field":  # the upstream said how many: passed on as it is
+        direct = httpx.post(f"{upstream.url}/v1/chat/completions", json={**HELLO, "max_tokens": 256}).json()
+        assert reasoning_tokens == direct["usage"]["completion_tokens_details"]["reasoning_tokens"]
+    else:  # counted from the split
+        assert 0 < reasoning_tokens < workers["usage"]["completion_tokens"]
     choices = post(gateway, HELLO, "?shape=choices").json()["choices"][0]["message"]
     assert (choices["reasoning_content"], choices["content"]) == (workers["reasoning"], workers["response"])
     events = sse_events(post(gateway, {**HELLO, "stream": True}))

@@ -186,11 +186,13 @@ class SimulatorServer:
             return
         created = int(time.time())
         base = {"id": "chatcmpl-sim", "created": created, "model": request.model}
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": generation.usage.prompt_tokens,
             "completion_tokens": generation.usage.completion_tokens,
             "total_tokens": generation.usage.total_tokens,
         }
+        if self.reasoning_field:  # as providers with a reasoning parser report it (OpenAI's field)
+            usage["completion_tokens_details"] = {"reasoning_tokens": generation.usage.reasoning_tokens}
         if not request.stream:
             if fault is not None and fault.kind == "stall":
                 await asyncio.sleep(3600)
