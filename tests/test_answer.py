@@ -6,9 +6,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.streams import collect, text_of
+from tests.streams import collect, reasoning_of, text_of
 from worker.answer import ToolCallMissing, answer_events
-from worker.ir import ChatRequest, Event, Finish, Message, TextDelta, ToolChoice, ToolSpec, Usage, UsageEvent
+from worker.ir import (
+    ChatRequest,
+    Event,
+    Finish,
+    Message,
+    TextDelta,
+    ToolCallDelta,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+    UsageEvent,
+)
 from worker.models import Target
 from worker.structured import StructuredOutputMismatch
 
@@ -102,3 +113,23 @@ async def test_raw_requests_are_not_split() -> None:
     request = ChatRequest(model="m", prompt="p", raw=True)
     out = await collect(answer_events(request, Target("openai"), script.run, "hidden"))
     assert text_of(out) == "a</think>b"
+
+
+async def test_reasoning_and_tagged_calls_at_every_cut_through_the_whole_path() -> None:
+    text = 'Use f.\n</think>\n\nSure.<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call>'
+    request = chat(True, tools=(TOOL,))
+
+    for cut in range(1, len(text)):
+        pieces = (text[:cut], text[cut:])
+
+        async def run(_: ChatRequest, pieces: tuple[str, str] = pieces) -> AsyncIterator[Event]:
+            for piece in pieces:
+                yield TextDelta(piece)
+            yield Finish("stop")
+            yield UsageEvent(Usage(1, 2))
+
+        out = await collect(answer_events(request, Target("openai", tool_mode="prompt"), run, "separate"))
+        assert (reasoning_of(out), text_of(out)) == ("Use f.", "Sure."), cut
+        calls = [e for e in out if isinstance(e, ToolCallDelta)]
+        assert [(c.index, c.name, c.arguments) for c in calls] == [(0, "f", ""), (0, None, '{"a":1}')]
+        assert out[-2] == Finish("tool_calls")
