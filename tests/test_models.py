@@ -71,3 +71,16 @@ def test_no_keys_refuses_to_start_unless_told() -> None:
     with pytest.raises(SettingsError, match="refusing to start"):
         check_config(make_settings(api_keys=""))
     check_config(make_settings(api_keys="", allow_no_auth=1))
+
+
+def test_targets_carry_tool_mode_and_raw_completions() -> None:
+    target = {"adapter": "openai", "base_url": "http://up/v1"}
+    plain = parse_table({"models": {"m": {"targets": [target]}}}, {}).entries["m"].primary
+    assert (plain.tool_mode, plain.raw_completions) == ("native", True)
+    custom = {**target, "tool_mode": "prompt", "raw_completions": False}
+    parsed = parse_table({"models": {"m": {"targets": [custom]}}}, {}).entries["m"].primary
+    assert (parsed.tool_mode, parsed.raw_completions) == ("prompt", False)
+    with pytest.raises(SettingsError, match="tool_mode must be one of"):
+        parse_table({"models": {"m": {"targets": [{**target, "tool_mode": "magic"}]}}}, {})
+    with pytest.raises(SettingsError, match="raw_completions"):
+        parse_table({"models": {"m": {"targets": [{**target, "raw_completions": "no"}]}}}, {})

@@ -147,3 +147,21 @@ def test_tools_in_the_prompt_form_follow_the_messages_rules() -> None:
     assert all(v["path"].startswith("/tools/0") for v in found)
     params = {"type": "object", "properties": {}}
     validate_body({"prompt": "x", "tools": [{"name": "t", "description": "d", "parameters": params}]})
+
+
+def test_raw_prompts_refuse_tools_and_guided_json() -> None:
+    params = {"type": "object", "properties": {}}
+    tool = {"name": "t", "description": "d", "parameters": params}
+    found = violations({"prompt": "x", "raw": True, "tools": [tool], "guided_json": {"type": "object"}})
+    assert found == [
+        {"path": "/tools", "message": "'tools' cannot be combined with 'raw': true"},
+        {"path": "/guided_json", "message": "'guided_json' cannot be combined with 'raw': true"},
+    ]
+    validate_body({"prompt": "x", "raw": False, "tools": [tool]})
+
+
+@pytest.mark.parametrize("limit", [0, -5])
+def test_max_tokens_below_one_is_refused(limit: int) -> None:
+    assert violations({"prompt": "x", "max_tokens": limit}) == [
+        {"path": "/max_tokens", "message": "max_tokens must be at least 1"}
+    ]

@@ -8,6 +8,8 @@ the header `X-Response-Shape`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 
 from worker.aggregate import aggregate
@@ -26,6 +28,7 @@ from worker.auth import authenticate
 from worker.dialects import workers
 from worker.disconnect import DisconnectGuard
 from worker.errors import BadRequest, GatewayError, NotFound
+from worker.ir import ReasoningMode
 from worker.middleware import STATUS_KEY, request_id_of
 from worker.state import AppState
 from worker.streaming import respond_stream
@@ -39,7 +42,19 @@ def render_workers_error(error: GatewayError) -> tuple[int, bytes, list[tuple[by
     return error.status, orjson.dumps(workers.render_error(error)), headers
 
 
-QUERY_PARAMS = frozenset({"shape"})
+QUERY_PARAMS = frozenset({"shape", "reasoning"})
+REASONING_MODES: tuple[ReasoningMode, ...] = ("inline", "separate", "hidden")
+
+
+def choose_reasoning(scope: Scope) -> ReasoningMode | None:
+    """The request's own reasoning mode (`?reasoning=` wins over `X-Reasoning-Mode`), or None: the
+    deployment default. A value that is no mode is refused wherever it was given."""
+    asked = [query_params(scope, QUERY_PARAMS).get("reasoning"), header(scope, b"x-reasoning-mode")]
+    for value in asked:
+        if value is not None and value not in REASONING_MODES:
+            raise BadRequest(f"Unknown reasoning mode '{value[:40]}'; use 'inline', 'separate' or 'hidden'")
+    chosen = next((value for value in asked if value is not None), None)
+    return next((mode for mode in REASONING_MODES if mode == chosen), None)
 
 
 def choose_shape(scope: Scope, default: str) -> workers.Shape:
@@ -81,6 +96,7 @@ class ModelSlugEndpoint:
         body = await read_body(scope, receive, state.settings.max_body_bytes)
         request = workers.parse_request(validate_body(decode_json(body)), slug)
         shape = choose_shape(scope, state.settings.response_shape)
+        request = dataclasses.replace(request, reasoning=choose_reasoning(scope))
         request_id = request_id_of(scope)
         async with DisconnectGuard(receive):
             events = state.gateway.events(request, entry)

@@ -15,6 +15,8 @@ simulator when that is empty) or read from the TOML file named by `MODELS_FILE`:
     base_url = "https://api.deepinfra.com/v1/openai"
     model = "Qwen/QwQ-32B"
     api_key_env = "DEEPINFRA_API_KEY"        # secrets come from the environment, never the file
+    tool_mode = "native"                     # or "prompt": tools through the system text
+    raw_completions = true                   # false: `raw: true` answers 400 (no /completions)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from worker.settings import Settings, SettingsError
 
 ADAPTERS = frozenset({"openai", "simulator"})
+TOOL_MODES = frozenset({"native", "prompt"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,8 @@ class Target:
     base_url: str = ""
     model: str = ""
     api_key: str = ""
+    tool_mode: str = "native"  # "native": OpenAI `tools`; "prompt": tools in the system text (tool_prompt)
+    raw_completions: bool = True  # False: the upstream has no `/completions`, so `raw: true` is a 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +132,12 @@ def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTab
                     base_url=_field(twhere, t, "base_url", str, "").rstrip("/"),
                     model=_field(twhere, t, "model", str, ""),
                     api_key=environ.get(key_env, "") if key_env else "",
+                    tool_mode=_field(twhere, t, "tool_mode", str, "native"),
+                    raw_completions=_field(twhere, t, "raw_completions", bool, True),
                 )
             )
+            if targets[-1].tool_mode not in TOOL_MODES:
+                raise SettingsError(f"{twhere}: tool_mode must be one of {sorted(TOOL_MODES)}")
             if adapter == "openai" and not targets[-1].base_url:
                 raise SettingsError(f"{twhere}: field 'base_url' is required for adapter 'openai'")
         entries[slug] = ModelEntry(

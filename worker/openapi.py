@@ -10,11 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from worker.models import ModelTable
-from worker.validation import INPUT_SCHEMA, ROLES, SHARED_FIELDS
+from worker.validation import INPUT_SCHEMA, RAW_EXCLUDES, ROLES, SHARED_FIELDS
 
 GATEWAY_RULES: dict[str, Any] = {
     "description": "Rules the gateway adds to the published schema (see README, 'Validation').",
-    "allOf": [SHARED_FIELDS],
+    "allOf": [
+        SHARED_FIELDS,
+        {
+            "if": {"required": ["raw"], "properties": {"raw": {"const": True}}},
+            "then": {"not": {"anyOf": [{"required": [name]} for name in RAW_EXCLUDES]}},
+        },
+    ],
     "not": {"required": ["prompt", "messages"]},
     "properties": {
         "messages": {
@@ -33,6 +39,7 @@ GATEWAY_RULES: dict[str, Any] = {
             }
         },
         "functions": False,
+        "max_tokens": {"minimum": 1},
         "tools": {
             "items": {
                 "if": {"required": ["name"]},
@@ -76,6 +83,7 @@ WORKERS_ANSWER: dict[str, Any] = {
     "required": ["response", "usage"],
     "properties": {
         "response": {"type": "string"},
+        "reasoning": {"type": "string", "description": "QwQ's reasoning, in reasoning mode `separate`."},
         "usage": {"$ref": "#/components/schemas/Usage"},
         "tool_calls": {
             "type": "array",
@@ -147,6 +155,13 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                 "required": False,
                 "schema": {"type": "string", "enum": ["workers", "choices"]},
                 "description": "The same choice as `shape`, as a header (the query parameter wins).",
+            },
+            {
+                "name": "reasoning",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["inline", "separate", "hidden"]},
+                "description": "Where reasoning goes (or `X-Reasoning-Mode`); REASONING_MODE when absent.",
             },
         ],
         "requestBody": {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 
+from worker.answer import answer_events
 from worker.errors import UpstreamTimeout
 from worker.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
 from worker.models import ModelEntry
@@ -80,9 +81,13 @@ class Gateway:
         target = entry.primary
         adapter = self.adapters[target.adapter]
         settings = self.settings
-        return normalize(
-            adapter.events(request, target),
-            request,
-            settings.upstream_first_byte_timeout or None,
-            settings.upstream_idle_timeout or None,
-        )
+
+        def run(upstream_request: ChatRequest) -> AsyncIterator[Event]:
+            return normalize(
+                adapter.events(upstream_request, target),
+                upstream_request,
+                settings.upstream_first_byte_timeout or None,
+                settings.upstream_idle_timeout or None,
+            )
+
+        return answer_events(request, target, run, settings.reasoning_mode)

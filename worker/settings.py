@@ -62,6 +62,12 @@ class Settings:
     pool_max_connections: int = _setting(256, "Most open connections to the upstream per process.")
     pool_max_keepalive: int = _setting(64, "Most idle keep-alive connections kept to the upstream.")
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
+    reasoning_mode: str = _setting(
+        "inline",
+        "How QwQ's reasoning reaches clients: `inline` (before `</think>`, as Workers AI), `separate` "
+        "(`reasoning_content` / `reasoning` field) or `hidden`; per request: `?reasoning=` or "
+        "`X-Reasoning-Mode`.",
+    )
     simulator_token_delay: float = _setting(0.0, "Simulator: seconds between streamed tokens (its pace).")
     simulator_reasoning_field: bool = _setting(
         False,
@@ -143,4 +149,6 @@ def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path 
     settings = Settings(**values)
     if settings.response_shape not in {"workers", "choices"}:
         raise SettingsError("setting RESPONSE_SHAPE: must be 'workers' or 'choices'")
+    if settings.reasoning_mode not in {"inline", "separate", "hidden"}:
+        raise SettingsError("setting REASONING_MODE: must be 'inline', 'separate' or 'hidden'")
     return settings

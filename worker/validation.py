@@ -8,7 +8,9 @@ the body was meant for (the one whose key it carries), instead of jsonschema's b
 Two rules are added on top of the published schema, because the schema alone lets them through and no
 upstream could serve them: a body may not carry both `prompt` and `messages` (the schema's Prompt branch
 does not look at `messages`, so `{"prompt": "x", "messages": 5}` would pass), and every message needs one
-of the roles `system`, `user`, `assistant`, `tool`, and every tool a non-empty name.
+of the roles `system`, `user`, `assistant`, `tool`, every tool a non-empty name, and `raw: true`
+excludes `tools` and `guided_json` (a raw prompt has no chat template and no chat answer), and
+`max_tokens` is at least 1 (the schema sets no minimum; no upstream accepts less).
 """
 
 from __future__ import annotations
@@ -126,7 +128,9 @@ def validate_body(body: Any) -> dict[str, Any]:
     if not violations and has_messages:
         violations = _role_violations(body["messages"])
     if not violations:
-        violations = _tool_name_violations(body.get("tools", ()))
+        violations = _tool_name_violations(body.get("tools", ())) + _raw_violations(body)
+        if body.get("max_tokens", 1) < 1:  # the schema sets no minimum; no upstream accepts one below 1
+            violations.append({"path": "/max_tokens", "message": "max_tokens must be at least 1"})
     if not violations and not _FULL.is_valid(body):  # belt and braces: the published oneOf as a whole
         violations = _violations(_FULL.iter_errors(body))
     if violations:
@@ -156,6 +160,21 @@ def _tool_name_violations(tools: list[Mapping[str, Any]]) -> list[dict[str, str]
             path = f"/tools/{i}/name" if flat else f"/tools/{i}/function/name"
             out.append({"path": path, "message": "a tool name may not be empty"})
     return out
+
+
+RAW_EXCLUDES = ("tools", "guided_json")
+
+
+def _raw_violations(body: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A raw prompt goes to a text-completion endpoint as written: there is no chat template to put
+    tools in and no chat answer to hold to a schema, so asking for either is refused, not dropped."""
+    if body.get("raw") is not True:
+        return []
+    return [
+        {"path": f"/{name}", "message": f"'{name}' cannot be combined with 'raw': true"}
+        for name in RAW_EXCLUDES
+        if name in body
+    ]
 
 
 def _json_type(value: Any) -> str:

@@ -110,9 +110,14 @@ def test_tool_arguments_must_be_a_json_object(arguments: str) -> None:
             render_completion(done, shape, "qwq-32b", "r1")
 
 
-def test_reasoning_given_separately_is_put_back_inline() -> None:
+def test_reasoning_kept_apart_renders_as_its_own_field() -> None:
+    """Placement (inline, separate, hidden) happens before rendering (worker/reasoning.py): reasoning
+    that reaches the renderer is the `separate` mode's."""
     done = Completion("Answer", "Thinking", (), USAGE, "stop")
-    assert render_completion(done, "workers", "m", "r")["response"] == "Thinking\n</think>\n\nAnswer"
+    workers_shape = render_completion(done, "workers", "m", "r")
+    assert workers_shape["response"] == "Answer" and workers_shape["reasoning"] == "Thinking"
+    choices = render_completion(done, "choices", "m", "r")
+    assert choices["choices"][0]["message"]["reasoning_content"] == "Thinking"
 
 
 def test_error_bodies() -> None:

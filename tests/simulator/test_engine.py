@@ -92,3 +92,33 @@ def test_examples_and_pieces() -> None:
     assert example_for({"type": "array", "items": {"type": "number"}}) == [1.0]
     assert "".join(argument_pieces('{"city": "Paris"}')) == '{"city": "Paris"}'
     assert len(argument_pieces('{"city": "Paris"}')) == 3
+
+
+def test_parallel_marker_calls_two_tools() -> None:
+    other = ToolSpec("get_time", "", {"type": "object", "properties": {}})
+    two = generate(chat("both [sim:parallel]", tools=(WEATHER, other)))
+    assert [c.name for c in two.tool_calls] == ["get_weather", "get_time"]
+    assert two.tool_calls[0].id != two.tool_calls[1].id
+    twice = generate(chat("twice [sim:parallel]", tools=(WEATHER,)))
+    assert [c.name for c in twice.tool_calls] == ["get_weather", "get_weather"]
+
+
+def test_tools_offered_in_the_prompt_are_called_as_tagged_text() -> None:
+    system = 'x\n<tools>\n{"name": "get_weather", "parameters": {"type": "object"}}\n</tools>\n'
+    request = ChatRequest(model="q", messages=(Message("system", system), Message("user", "weather?")))
+    g = generate(request)
+    assert g.tool_calls == () and g.finish_reason == "stop"
+    assert g.answer_text == '<tool_call>\n{"name": "get_weather", "arguments": {}}\n</tool_call>'
+    result = Message("user", "<tool_response>\nsunny\n</tool_response>")
+    after = generate(ChatRequest(model="q", messages=(*request.messages, result)))
+    assert after.answer_text == "The tool returned: sunny"
+
+
+def test_once_faults_apply_only_on_the_first_try() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    request = chat("json [sim:bad-json-once]", response_schema=schema)
+    assert generate(request).answer_text.startswith('{"this is"')
+    assert orjson.loads(generate(request, first_try=False).answer_text) == {"n": 1}
+    no_call = chat("x [sim:no-call-once]", tools=(WEATHER,))
+    assert generate(no_call).tool_calls == () and generate(no_call, first_try=False).tool_calls
+    assert generate(chat("x [sim:no-call]", tools=(WEATHER,)), first_try=False).tool_calls == ()

@@ -190,9 +190,3 @@ async def test_transport_failures_are_translated() -> None:
         await aggregate(adapter(slow).events(REQUEST, TARGET))
     with pytest.raises(UpstreamError, match="RemoteProtocolError"):
         await aggregate(adapter(reset).events(REQUEST, TARGET))
-
-
-async def test_raw_is_refused_for_now() -> None:
-    raw = ChatRequest(model="qwq-32b", prompt="<|im_start|>user\nhi", raw=True)
-    with pytest.raises(BadRequest, match="Raw prompts"):
-        await aggregate(adapter(lambda r: completion({"content": "x"})).events(raw, TARGET))

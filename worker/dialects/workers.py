@@ -27,6 +27,7 @@ from worker.ir import (
     TextPart,
     ToolCall,
     ToolCallDelta,
+    ToolChoice,
     ToolSpec,
     UsageEvent,
 )
@@ -106,6 +107,24 @@ def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
+def _tool_choice(raw: Any) -> ToolChoice | None:
+    """`tool_choice` is not in the Workers schema; it is accepted in OpenAI's forms because clients
+    send it and prompt-mode tools need to know whether a call is required."""
+    if raw is None:
+        return None
+    if raw in ("auto", "none", "required"):
+        return ToolChoice(raw)
+    function = raw.get("function") if isinstance(raw, Mapping) else None
+    name = function.get("name") if isinstance(function, Mapping) else None
+    if isinstance(name, str) and name:
+        return ToolChoice("function", name)
+    raise BadRequest(
+        "Invalid payload: /tool_choice must be 'auto', 'none', 'required' or "
+        '{"type": "function", "function": {"name": ...}}',
+        [{"path": "/tool_choice", "message": "not a valid tool choice"}],
+    )
+
+
 def parse_request(body: Mapping[str, Any], slug: str) -> ChatRequest:
     if "functions" in body:
         raise BadRequest(
@@ -141,6 +160,7 @@ def parse_request(body: Mapping[str, Any], slug: str) -> ChatRequest:
         stream=bool(body.get("stream", False)),
         params=params,
         tools=tuple(_tool(t) for t in body.get("tools", ())),
+        tool_choice=_tool_choice(body.get("tool_choice")),
         response_schema=body.get("guided_json"),
     )
 
@@ -170,16 +190,18 @@ def openai_tool_call(call: ToolCall) -> dict[str, Any]:
 
 def render_completion(completion: Completion, shape: Shape, model: str, request_id: str) -> dict[str, Any]:
     usage = completion.usage.as_dict() if completion.usage else None
-    text = completion.text
-    if completion.reasoning:  # inline placement, as Workers AI returns QwQ's reasoning
-        text = f"{completion.reasoning}\n</think>\n\n{text}"
+    text = completion.text  # inline reasoning is already in the text (worker.reasoning)
     if shape == "workers":
         out: dict[str, Any] = {"response": text}
+        if completion.reasoning:  # reasoning mode `separate`
+            out["reasoning"] = completion.reasoning
         if completion.tool_calls:
             out["tool_calls"] = [tool_call_object(c) for c in completion.tool_calls]
         out["usage"] = usage
         return out
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if completion.reasoning:
+        message["reasoning_content"] = completion.reasoning
     if completion.tool_calls:
         message["tool_calls"] = [openai_tool_call(c) for c in completion.tool_calls]
     elif message["content"] is None:
@@ -224,7 +246,9 @@ class WorkersStreamEncoder:
         self._calls: dict[int, list[ToolCallDelta]] = {}
 
     def encode(self, event: Event) -> bytes:
-        if isinstance(event, TextDelta | ReasoningDelta):
+        if isinstance(event, ReasoningDelta):  # reasoning mode `separate`
+            return sse({"response": "", "reasoning": event.text})
+        if isinstance(event, TextDelta):
             return sse({"response": event.text})
         if isinstance(event, ToolCallDelta):
             self._calls.setdefault(event.index, []).append(event)
@@ -274,7 +298,9 @@ class ChoicesStreamEncoder:
         return self._chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
     def encode(self, event: Event) -> bytes:
-        if isinstance(event, TextDelta | ReasoningDelta):
+        if isinstance(event, ReasoningDelta):  # reasoning mode `separate`
+            return self._choice({"reasoning_content": event.text})
+        if isinstance(event, TextDelta):
             return self._choice({"content": event.text})
         if isinstance(event, ToolCallDelta):
             call: dict[str, Any] = {"index": event.index}

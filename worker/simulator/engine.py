@@ -7,11 +7,16 @@ output is cut at `max_tokens`, which makes the finish reason `length`.
 Fault modes are asked for in-band, so that they work through every client dialect: a user message
 containing `[sim:error-503]`, `[sim:slow-start=1.5]`, `[sim:stall]`, `[sim:malformed]` or
 `[sim:disconnect]` makes the simulator fail that way (see `Fault`); `[sim:bad-json]` makes its
-structured output invalid JSON.
+structured output invalid JSON, `[sim:bad-args]` its tool-call arguments, `[sim:no-call]` makes it
+answer in text although tools are offered;
+their `-once` forms (`[sim:bad-json-once]`, `[sim:no-call-once]`) do so only on the first try
+(`first_try=False` on a repeated request), to test the gateway's retry.
 
 Offered tools are called (arguments made from the tool's parameter schema) while the last turn is the
-user's; after a tool result it answers in text. With `guided_json` (or JSON mode) the answer is an
-instance of the schema.
+user's; after a tool result it answers in text. `[sim:parallel]` makes it call two tools at once (the
+first two offered, or the only one twice). Tools offered only through the prompt (`<tools>` in the
+system text, see `worker.simulator.tagged`) are called in Qwen's tagged text form. With `guided_json`
+(or JSON mode) the answer is an instance of the schema.
 """
 
 from __future__ import annotations
@@ -24,11 +29,16 @@ from typing import Any
 
 import orjson
 
-from worker.ir import ChatRequest, FinishReason, ToolCall, ToolSpec, Usage
+from worker.ir import ChatRequest, FinishReason, ToolCall, ToolChoice, ToolSpec, Usage
+from worker.simulator.tagged import TOOL_RESPONSE, prompt_tools, tagged_call
 from worker.tokens import count_prompt_tokens, count_tokens, split_tokens
 
 THINK_CLOSE = "</think>"
-_FAULT = re.compile(r"\[sim:(error-(\d{3})|slow-start=([0-9.]+)|stall|malformed|disconnect|bad-json)\]")
+_FAULT = re.compile(
+    r"\[sim:(error-(\d{3})|slow-start=([0-9.]+)|stall|malformed|disconnect|bad-json-once|bad-json"
+    r"|no-call-once|no-call|bad-args)\]"
+)
+PARALLEL = "[sim:parallel]"
 
 _REASONING = (
     "Let me think about what is being asked here.",
@@ -138,32 +148,51 @@ def example_for(schema: Any) -> Any:
     return "example"
 
 
-def _wants_tool(request: ChatRequest) -> ToolSpec | None:
+def _active(fault: Fault | None, kind: str, first_try: bool) -> bool:
+    if fault is None:
+        return False
+    return fault.kind == kind or (fault.kind == f"{kind}-once" and first_try)
+
+
+def _tools_to_call(
+    request: ChatRequest, tools: tuple[ToolSpec, ...], choice: ToolChoice | None
+) -> tuple[ToolSpec, ...]:
     """The simulator calls a tool when tools are offered, the choice allows it, and the last turn is
     the user's (after a tool result it answers in text instead). `auto` behaves like `required`."""
-    if not request.tools or not request.messages or request.messages[-1].role != "user":
-        return None
-    choice = request.tool_choice
+    if not tools or not request.messages or request.messages[-1].role != "user":
+        return ()
+    if request.messages[-1].text().startswith(TOOL_RESPONSE):
+        return ()
     if choice is not None and choice.mode == "none":
-        return None
+        return ()
+    first = tools[0]
     if choice is not None and choice.mode == "function":
-        return next((t for t in request.tools if t.name == choice.name), request.tools[0])
-    return request.tools[0]
+        first = next((t for t in tools if t.name == choice.name), tools[0])
+    if PARALLEL in request.messages[-1].text():
+        return (first, next((t for t in tools if t is not first), first))
+    return (first,)
 
 
-def _answer(request: ChatRequest, rng: random.Random, fault: Fault | None) -> str:
+def _answer(request: ChatRequest, rng: random.Random, fault: Fault | None, first_try: bool) -> str:
     if request.response_schema is not None or request.json_mode:
-        if fault is not None and fault.kind == "bad-json":
+        if _active(fault, "bad-json", first_try):
             return '{"this is": not json'
         value = example_for(request.response_schema or {"type": "object", "properties": {}})
         return orjson.dumps(value).decode()
     last = request.messages[-1] if request.messages else None
-    if last is not None and last.role == "tool":
-        return f"The tool returned: {last.text()[:200]}"
+    if last is not None and (last.role == "tool" or last.text().startswith(TOOL_RESPONSE)):
+        body = last.text().removeprefix(TOOL_RESPONSE).removesuffix("</tool_response>").strip()
+        return f"The tool returned: {body[:200]}"
     return " ".join(rng.sample(_ANSWER, 3))
 
 
-def generate(request: ChatRequest) -> Generation:
+def _object_example(parameters: Any) -> dict[str, Any]:
+    """Tool arguments are always a JSON object, whatever odd schema the tool declares."""
+    example = example_for(dict(parameters))
+    return example if isinstance(example, dict) else {}
+
+
+def generate(request: ChatRequest, first_try: bool = True) -> Generation:
     rng = random.Random(_seed(request))
     fault = find_fault(request)
     question = (
@@ -174,16 +203,28 @@ def generate(request: ChatRequest) -> Generation:
     topic = " ".join(question.split()[:8]) or "the question"
     reasoning = f'Okay, the user asks: "{topic}". ' + " ".join(rng.sample(_REASONING, 4))
     reasoning_tokens = [*split_tokens(reasoning), "\n", THINK_CLOSE, "\n\n"]
-    tool = _wants_tool(request)
-    calls: tuple[ToolCall, ...] = ()
-    if tool is not None:
-        example = example_for(dict(tool.parameters))
-        arguments = orjson.dumps(example if isinstance(example, dict) else {}).decode()
-        call_id = f"call{rng.randrange(16**9):09x}"[:13]
-        calls = (ToolCall(call_id, tool.name, arguments),)
-        answer_tokens: list[str] = []
+    tools, choice, tagged = request.tools, request.tool_choice, False
+    if not tools:
+        tools, choice = prompt_tools(request)
+        tagged = bool(tools)
+    chosen = () if _active(fault, "no-call", first_try) else _tools_to_call(request, tools, choice)
+    calls: tuple[ToolCall, ...] = tuple(
+        ToolCall(
+            f"call{rng.randrange(16**9):09x}",
+            tool.name,
+            orjson.dumps(_object_example(tool.parameters)).decode(),
+        )
+        for tool in chosen
+    )
+    if calls and _active(fault, "bad-args", first_try):
+        calls = tuple(ToolCall(c.id, c.name, c.arguments[:-1]) for c in calls)  # cut short: not JSON
+    if tagged and calls:  # a model without native tools writes its calls as text
+        answer_tokens = split_tokens("\n".join(tagged_call(c.name, c.arguments) for c in calls))
+        calls = ()
+    elif calls:
+        answer_tokens = []
     else:
-        answer_tokens = split_tokens(_answer(request, rng, fault))
+        answer_tokens = split_tokens(_answer(request, rng, fault, first_try))
     tokens = [*reasoning_tokens, *answer_tokens]
     finish: FinishReason = "tool_calls" if calls else "stop"
     call_tokens = sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)

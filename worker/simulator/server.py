@@ -2,11 +2,12 @@
 
     python -m worker.simulator.server --port 9100
 
-serves `POST /v1/chat/completions` (streamed or not) from the same engine as the in-process adapter, with
-the same in-band fault modes, done for real on the wire: an error status with an OpenAI error body (and
-`Retry-After` on 429), headers held back (`slow-start`), a stream that stops (`stall`), a 200 whose body is
-not a completion (`malformed`), a connection dropped mid-body (`disconnect`), plus `[sim:garbage]` (an
-HTML page with status 200) and `[sim:no-usage]` (a stream without a usage chunk).
+serves `POST /v1/chat/completions` and, for raw prompts, `POST /v1/completions` (streamed or not) from
+the same engine as the in-process adapter, with the same in-band fault modes, done for real on the
+wire: an error status with an OpenAI error body (and `Retry-After` on 429), headers held back
+(`slow-start`), a stream that stops (`stall`), a 200 whose body is not a completion (`malformed`), a
+connection dropped mid-body (`disconnect`), plus `[sim:garbage]` (an HTML page with status 200) and
+`[sim:no-usage]` (a stream without a usage chunk).
 
 `GET /_sim/stats` tells what it saw: requests received, finished, and cancelled by the client (the
 disconnect arrived while it was still answering); `POST /_sim/reset` zeroes the counters. Tests use
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 import orjson
 
 from worker.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
-from worker.simulator.engine import argument_pieces, find_fault, generate, pieces
+from worker.simulator.engine import Generation, argument_pieces, find_fault, generate, pieces
 
 Scope = dict[str, Any]
 Message_ = dict[str, Any]
@@ -85,12 +87,17 @@ def _request_from_openai(body: dict[str, Any]) -> ChatRequest:
 
 class SimulatorServer:
     """A pure ASGI app; `token_delay` paces streamed tokens; `reasoning_field` sends reasoning in
-    `reasoning_content` (as vLLM with a reasoning parser) instead of inline before `</think>`."""
+    `reasoning_content` (as vLLM with a reasoning parser) instead of inline before `</think>`;
+    `accept_images=False` refuses image parts with a 400, as vLLM does for a text-only model."""
 
-    def __init__(self, token_delay: float = 0.0, reasoning_field: bool = False) -> None:
+    def __init__(
+        self, token_delay: float = 0.0, reasoning_field: bool = False, accept_images: bool = True
+    ) -> None:
         self.token_delay = token_delay
         self.reasoning_field = reasoning_field
+        self.accept_images = accept_images
         self.stats = Stats()
+        self._tried: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -106,10 +113,12 @@ class SimulatorServer:
             await _json(send, 200, {"ok": True})
         elif path.endswith("/chat/completions") and scope["method"] == "POST":
             await self._chat(scope, receive, send)
+        elif path.endswith("/completions") and scope["method"] == "POST":
+            await self._chat(scope, receive, send, raw=True)
         else:
             await _json(send, 404, {"error": {"message": "not found", "type": "not_found"}})
 
-    async def _chat(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def _chat(self, scope: Scope, receive: Any, send: Any, raw: bool = False) -> None:
         chunks = []
         while True:
             message = await receive()
@@ -130,7 +139,7 @@ class SimulatorServer:
             disconnected.set()
 
         watcher = asyncio.create_task(watch())
-        answer = asyncio.create_task(self._answer(body, send))
+        answer = asyncio.create_task(self._answer(body, send, raw))
         try:
             done, _ = await asyncio.wait({watcher, answer}, return_when=asyncio.FIRST_COMPLETED)
             if answer in done:
@@ -143,10 +152,21 @@ class SimulatorServer:
             watcher.cancel()
             stats.open -= 1
 
-    async def _answer(self, body: dict[str, Any], send: Any) -> None:
-        request = _request_from_openai(body)
+    def _first_try(self, body: dict[str, Any]) -> bool:
+        """Whether this conversation is new to the server (for the `-once` faults)."""
+        key = hashlib.blake2b(orjson.dumps([body.get("messages"), body.get("prompt")]), digest_size=16)
+        seen = key.digest() in self._tried
+        self._tried.add(key.digest())
+        return not seen
+
+    async def _answer(self, body: dict[str, Any], send: Any, raw: bool = False) -> None:
+        if not self.accept_images and _has_image(body):
+            error = {"message": f"{body.get('model')} is not a multimodal model", "type": "BadRequestError"}
+            await _json(send, 400, {"object": "error", **error, "code": 400})
+            return
+        request = _request_from_completion(body) if raw else _request_from_openai(body)
         fault = find_fault(request)
-        text = " ".join(m.text() for m in request.messages)
+        text = " ".join(m.text() for m in request.messages) + (request.prompt or "")
         if fault is not None and fault.kind == "error":
             headers = [(b"retry-after", b"1")] if fault.status == 429 else []
             error = {"message": f"simulated upstream error {fault.status}", "type": "server_error"}
@@ -160,14 +180,19 @@ class SimulatorServer:
         if "[sim:garbage]" in text:
             await _raw(send, 200, b"<html><body>502 Bad Gateway</body></html>", b"text/html")
             return
-        generation = generate(request)
+        generation = generate(request, self._first_try(body))
+        if raw:
+            await _text_completion(send, request, generation, self.token_delay)
+            return
         created = int(time.time())
         base = {"id": "chatcmpl-sim", "created": created, "model": request.model}
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": generation.usage.prompt_tokens,
             "completion_tokens": generation.usage.completion_tokens,
             "total_tokens": generation.usage.total_tokens,
         }
+        if self.reasoning_field:  # as providers with a reasoning parser report it (OpenAI's field)
+            usage["completion_tokens_details"] = {"reasoning_tokens": generation.usage.reasoning_tokens}
         if not request.stream:
             if fault is not None and fault.kind == "stall":
                 await asyncio.sleep(3600)
@@ -227,6 +252,57 @@ class SimulatorServer:
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
 
 
+def _has_image(body: dict[str, Any]) -> bool:
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(isinstance(p, dict) and "image_url" in p for p in content):
+            return True
+    return False
+
+
+def _request_from_completion(body: dict[str, Any]) -> ChatRequest:
+    return ChatRequest(
+        model=str(body.get("model", "")),
+        prompt=str(body.get("prompt", "")),
+        raw=True,
+        stream=bool(body.get("stream")),
+        params=SamplingParams(max_tokens=body.get("max_tokens"), seed=body.get("seed")),
+    )
+
+
+async def _text_completion(send: Any, request: ChatRequest, generation: Generation, delay: float) -> None:
+    """`POST /v1/completions`: the raw text (no chat template, so no reasoning field either)."""
+    usage = generation.usage
+    base = {
+        "id": "cmpl-sim",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": request.model,
+    }
+    usage_body = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if not request.stream:
+        choice = {"index": 0, "text": "".join(generation.tokens), "finish_reason": generation.finish_reason}
+        await _json(send, 200, {**base, "choices": [choice], "usage": usage_body})
+        return
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    events: list[dict[str, Any]] = [
+        {"choices": [{"index": 0, "text": token, "finish_reason": None}]} for token in generation.tokens
+    ]
+    events.append({"choices": [{"index": 0, "text": "", "finish_reason": generation.finish_reason}]})
+    events.append({"choices": [], "usage": usage_body})
+    for payload in events:
+        if delay:
+            await asyncio.sleep(delay)
+        data = b"data: " + orjson.dumps({**base, **payload}) + b"\n\n"
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+    await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
 async def _raw(send: Any, status: int, body: bytes, ctype: bytes, extra: list[Any] | None = None) -> None:
     headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -245,8 +321,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--token-delay", type=float, default=0.0)
     parser.add_argument("--reasoning-field", action="store_true", help="reasoning in reasoning_content")
+    parser.add_argument("--no-images", action="store_true", help="refuse image parts (text-only model)")
     args = parser.parse_args()
-    app = SimulatorServer(args.token_delay, args.reasoning_field)
+    app = SimulatorServer(args.token_delay, args.reasoning_field, accept_images=not args.no_images)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

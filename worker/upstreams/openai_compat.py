@@ -1,6 +1,7 @@
 """Adapter for OpenAI-compatible servers: DeepInfra, vLLM, Ollama, llama.cpp's server and their peers.
 
-Requests go to `{base_url}/chat/completions` through the process's one shared `httpx.AsyncClient`.
+Requests go to `{base_url}/chat/completions` (raw prompts: `/completions`, see `completions.py`)
+through the process's one shared `httpx.AsyncClient`.
 Answers, streamed or not, become IR events. Reasoning is read from `reasoning_content` (DeepSeek,
 DeepInfra, older vLLM) and `reasoning` (recent vLLM); anything that is not what such a server returns,
 including a 200 without `choices`, is an `UpstreamBadResponse`, never an empty success.
@@ -9,7 +10,7 @@ including a 200 without `choices`, is an `UpstreamBadResponse`, never an empty s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ from worker.ir import (
     UsageEvent,
 )
 from worker.models import Target
+from worker.upstreams.completions import completion_payload, text_chunk_events, text_completion_events
 from worker.upstreams.sse import SSEDecoder
 from worker.upstreams.status import error_for_status
 
@@ -206,14 +208,21 @@ class OpenAICompatible:
         """The shared client belongs to the application, which closes it."""
 
     async def events(self, request: ChatRequest, target: Target) -> AsyncIterator[Event]:
-        if request.raw:
-            raise BadRequest("Raw prompts ('raw': true) are not supported by this model's upstream")
+        is_raw = request.raw
+        if is_raw and not target.raw_completions:
+            raise BadRequest(
+                "Raw prompts ('raw': true) are not supported by this model's upstream "
+                "(it has no text-completion endpoint); send 'messages' or a prompt without 'raw'"
+            )
         secrets = (target.api_key,)
         headers = {"content-type": "application/json"}
         if target.api_key:
             headers["authorization"] = f"Bearer {target.api_key}"
-        body = orjson.dumps(build_payload(request, target))
-        url = f"{target.base_url}/chat/completions"
+        payload = completion_payload(request, target) if is_raw else build_payload(request, target)
+        body = orjson.dumps(payload)
+        url = f"{target.base_url}/completions" if is_raw else f"{target.base_url}/chat/completions"
+        decode_body = text_completion_events if is_raw else completion_events
+        decode_chunk = text_chunk_events if is_raw else chunk_events
         try:
             async with self._client.stream("POST", url, content=body, headers=headers) as response:
                 if response.status_code >= 400:
@@ -221,10 +230,10 @@ class OpenAICompatible:
                     raise error_for_status(response.status_code, raw, response.headers, secrets)
                 content_type = response.headers.get("content-type", "")
                 if request.stream and content_type.startswith("text/event-stream"):
-                    async for event in _stream_events(response):
+                    async for event in _stream_events(response, decode_chunk):
                         yield event
                 else:
-                    for event in completion_events(await response.aread()):
+                    for event in decode_body(await response.aread()):
                         yield event
         except GatewayError:
             raise
@@ -247,29 +256,31 @@ async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
     return b"".join(parts)[:limit]
 
 
-async def _stream_events(response: httpx.Response) -> AsyncIterator[Event]:
+async def _stream_events(
+    response: httpx.Response, decode: Callable[[Any], Iterator[Event]] = chunk_events
+) -> AsyncIterator[Event]:
     decoder = SSEDecoder()
     finished = False
     async for chunk in response.aiter_bytes():
         for sse in decoder.feed(chunk):
             if sse.data == "[DONE]":
                 return
-            for event in _decode_chunk(sse.data):
+            for event in _decode_chunk(sse.data, decode):
                 finished = finished or isinstance(event, Finish)
                 yield event
     for sse in decoder.close():
         if sse.data == "[DONE]":
             return
-        for event in _decode_chunk(sse.data):
+        for event in _decode_chunk(sse.data, decode):
             finished = finished or isinstance(event, Finish)
             yield event
     if not finished:
         raise UpstreamBadResponse("The upstream stream ended before the answer was finished")
 
 
-def _decode_chunk(data: str) -> Iterator[Event]:
+def _decode_chunk(data: str, decode: Callable[[Any], Iterator[Event]]) -> Iterator[Event]:
     try:
         decoded = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise UpstreamBadResponse("The upstream sent a stream event that is not JSON") from exc
-    return chunk_events(decoded)
+    return decode(decoded)
