@@ -190,6 +190,9 @@ def render_error(error: GatewayError) -> dict[str, Any]:
 # --- rendering a stream ---------------------------------------------------------------------------
 
 DONE = b"data: [DONE]\n\n"
+# Closes reasoning that an upstream handed out as a separate field, exactly as `render_completion` does
+# for a whole answer, so a streamed and a non-streamed answer carry the same text.
+THINK_SEPARATOR = "\n</think>\n\n"
 
 
 def sse(data: Mapping[str, Any]) -> bytes:
@@ -197,21 +200,49 @@ def sse(data: Mapping[str, Any]) -> bytes:
 
 
 def error_event(error: GatewayError) -> bytes:
-    """What a stream carries when it fails after its first byte (the status is already sent)."""
-    return sse(render_error(error))
+    """What a stream carries when it fails after its first byte (the status is already sent):
+    `{"error": message, "detail": ...}` with the error's machine code in `detail.code`, no `[DONE]`."""
+    body: dict[str, Any] = {"error": error.message}
+    detail = error.detail if isinstance(error.detail, Mapping) else {"info": error.detail}
+    body["detail"] = {"code": error.code, **{k: v for k, v in detail.items() if v is not None}}
+    return sse(body)
+
+
+class _ReasoningCloser:
+    """Tracks whether field-style reasoning is open; the first non-reasoning event closes it."""
+
+    __slots__ = ("open",)
+
+    def __init__(self) -> None:
+        self.open = False
+
+    def separator(self, event: Event) -> str | None:
+        if isinstance(event, ReasoningDelta):
+            self.open = True
+            return None
+        if self.open and not isinstance(event, UsageEvent):
+            self.open = False
+            return THINK_SEPARATOR
+        return None
 
 
 class WorkersStreamEncoder:
     """Workers AI SSE: `{"response": delta}` per delta, finished tool calls whole, usage last, [DONE]."""
 
-    __slots__ = ("_calls",)
+    __slots__ = ("_calls", "_reasoning")
 
     def __init__(self) -> None:
         self._calls: dict[int, list[ToolCallDelta]] = {}
+        self._reasoning = _ReasoningCloser()
 
     def encode(self, event: Event) -> bytes:
+        separator = self._reasoning.separator(event)
+        head = sse({"response": separator}) if separator else b""
+        return head + self._encode(event)
+
+    def _encode(self, event: Event) -> bytes:
         if isinstance(event, TextDelta | ReasoningDelta):
-            return sse({"response": event.text})
+            return sse({"response": event.text}) if event.text else b""
         if isinstance(event, ToolCallDelta):
             self._calls.setdefault(event.index, []).append(event)
             return b""
@@ -232,10 +263,13 @@ class WorkersStreamEncoder:
 
 
 class ChoicesStreamEncoder:
-    """OpenAI `chat.completion.chunk` events: role first, `id` and `model` on every chunk, a finish
-    chunk, a usage chunk, then [DONE]."""
+    """OpenAI `chat.completion.chunk` events: role on the first delta, `id` and `model` on every chunk,
+    then, as OpenAI itself does, a chunk with an empty delta and the `finish_reason`, a usage chunk
+    (`choices: []`), then [DONE]. The finish reason is not glued onto the last content delta: that
+    would mean holding every delta back until the next one arrives, and a reasoning model may pause
+    for minutes between two."""
 
-    __slots__ = ("_head", "_started")
+    __slots__ = ("_head", "_reasoning", "_started")
 
     def __init__(self, model: str, request_id: str) -> None:
         created = int(time.time())
@@ -249,6 +283,7 @@ class ChoicesStreamEncoder:
             + b","
         )
         self._started = False
+        self._reasoning = _ReasoningCloser()
 
     def _chunk(self, body: Mapping[str, Any]) -> bytes:
         return b"data: " + self._head + orjson.dumps(body)[1:] + b"\n\n"
@@ -260,8 +295,13 @@ class ChoicesStreamEncoder:
         return self._chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
     def encode(self, event: Event) -> bytes:
+        separator = self._reasoning.separator(event)
+        head = self._choice({"content": separator}) if separator else b""
+        return head + self._encode(event)
+
+    def _encode(self, event: Event) -> bytes:
         if isinstance(event, TextDelta | ReasoningDelta):
-            return self._choice({"content": event.text})
+            return self._choice({"content": event.text}) if event.text else b""
         if isinstance(event, ToolCallDelta):
             call: dict[str, Any] = {"index": event.index}
             if event.id is not None or event.name is not None:

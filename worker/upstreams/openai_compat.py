@@ -31,7 +31,7 @@ from worker.ir import (
     UsageEvent,
 )
 from worker.models import Target
-from worker.upstreams.sse import SSEDecoder
+from worker.upstreams.sse import ServerSentEvent, SSEDecoder
 from worker.upstreams.status import error_for_status
 
 # IR sampling field -> OpenAI field. The names agree today; the table is where they would not.
@@ -175,13 +175,19 @@ def chunk_events(data: Any) -> Iterator[Event]:
     """Events of one decoded `chat.completion.chunk`."""
     if not isinstance(data, dict):
         raise UpstreamBadResponse("The upstream sent a stream chunk that is not an object")
-    if "error" in data:
-        error = data["error"]
+    if "error" in data or data.get("object") == "error":  # OpenAI's form, or older vLLM's flat one
+        error = data.get("error", data)
         message = error.get("message") if isinstance(error, dict) else error
         raise UpstreamError(f"The upstream failed mid-stream: {str(message)[:500]}")
     choices = data.get("choices") or ()
+    if not isinstance(choices, list):
+        raise UpstreamBadResponse("The upstream sent a stream chunk whose 'choices' is not a list")
     for choice in choices:
-        delta = choice.get("delta") or {}
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if delta is None:
+            delta = {}
+        if not isinstance(delta, dict):
+            raise UpstreamBadResponse("The upstream sent a stream chunk with a malformed choice")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning:
             yield ReasoningDelta(reasoning)
@@ -248,26 +254,37 @@ async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
 
 
 async def _stream_events(response: httpx.Response) -> AsyncIterator[Event]:
+    """Events of an upstream SSE stream. It ends at `[DONE]`; an end without it is accepted only when a
+    finish reason came (several servers omit `[DONE]`), otherwise the answer was cut off: an error."""
     decoder = SSEDecoder()
     finished = False
     async for chunk in response.aiter_bytes():
         for sse in decoder.feed(chunk):
             if sse.data == "[DONE]":
                 return
-            for event in _decode_chunk(sse.data):
+            for event in _decode_chunk(sse):
                 finished = finished or isinstance(event, Finish)
                 yield event
     for sse in decoder.close():
         if sse.data == "[DONE]":
             return
-        for event in _decode_chunk(sse.data):
+        for event in _decode_chunk(sse):
             finished = finished or isinstance(event, Finish)
             yield event
     if not finished:
         raise UpstreamBadResponse("The upstream stream ended before the answer was finished")
 
 
-def _decode_chunk(data: str) -> Iterator[Event]:
+def _decode_chunk(sse: ServerSentEvent) -> Iterator[Event]:
+    data = sse.data
+    if sse.event == "error":  # `event: error` (some servers): whatever the data says, the stream failed
+        try:
+            decoded = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            decoded = {"error": {"message": data}}
+        if not isinstance(decoded, dict) or not ("error" in decoded or decoded.get("object") == "error"):
+            decoded = {"error": {"message": data}}
+        return chunk_events(decoded)
     try:
         decoded = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
