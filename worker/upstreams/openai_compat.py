@@ -179,14 +179,12 @@ def chunk_events(data: Any) -> Iterator[Event]:
         error = data.get("error", data)
         message = error.get("message") if isinstance(error, dict) else error
         raise UpstreamError(f"The upstream failed mid-stream: {str(message)[:500]}")
-    choices = data.get("choices") or ()
+    choices = data.get("choices") or []
     if not isinstance(choices, list):
         raise UpstreamBadResponse("The upstream sent a stream chunk whose 'choices' is not a list")
     for choice in choices:
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if delta is None:
-            delta = {}
-        if not isinstance(delta, dict):
+        delta = choice.get("delta") or {} if isinstance(choice, dict) else None
+        if not isinstance(delta, dict) or not isinstance(choice, dict):
             raise UpstreamBadResponse("The upstream sent a stream chunk with a malformed choice")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning:
