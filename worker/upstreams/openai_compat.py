@@ -31,6 +31,7 @@ from worker.ir import (
     UsageEvent,
 )
 from worker.models import Target
+from worker.upstreams.pool_janitor import reclaim_orphans
 from worker.upstreams.sse import ServerSentEvent, SSEDecoder
 from worker.upstreams.status import error_for_status
 
@@ -238,6 +239,9 @@ class OpenAICompatible:
             raise UpstreamError("Could not connect to the upstream") from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(f"The upstream connection failed ({type(exc).__name__})") from exc
+        except BaseException:  # cancelled (the client left): see `pool_janitor` for why this is needed
+            await reclaim_orphans(self._client)
+            raise
 
 
 async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
@@ -256,9 +260,11 @@ async def _stream_events(response: httpx.Response) -> AsyncIterator[Event]:
     finish reason came (several servers omit `[DONE]`), otherwise the answer was cut off: an error."""
     decoder = SSEDecoder()
     finished = False
-    async for chunk in response.aiter_bytes():
+    chunks = response.aiter_bytes()
+    async for chunk in chunks:
         for sse in decoder.feed(chunk):
             if sse.data == "[DONE]":
+                await _finish_reading(chunks)
                 return
             for event in _decode_chunk(sse):
                 finished = finished or isinstance(event, Finish)
@@ -271,6 +277,17 @@ async def _stream_events(response: httpx.Response) -> AsyncIterator[Event]:
             yield event
     if not finished:
         raise UpstreamBadResponse("The upstream stream ended before the answer was finished")
+
+
+async def _finish_reading(chunks: AsyncIterator[bytes], limit: int = 64 * 1024) -> None:
+    """Read the little that follows `[DONE]` (usually just the end of the chunked body): a response
+    read to its end hands its connection back to the pool for the next request, while one closed
+    early costs a new TCP (and TLS) connection every time."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            return
 
 
 def _decode_chunk(sse: ServerSentEvent) -> Iterator[Event]:
