@@ -7,6 +7,7 @@ thinks, and each timeout (first byte, idle, overall deadline) on a live stream.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -225,3 +226,26 @@ def test_request_deadline_applies_to_whole_answers_too(
     gateway = gateway_to(slow_upstream, request_deadline=0.3)
     r = httpx.post(f"{gateway.url}/qwq-32b", json=ask("[sim:slow-start=3]"), headers=AUTH, timeout=10)
     assert r.status_code == 500 and "REQUEST_DEADLINE" in r.json()["error"]
+
+
+def test_connect_timeout(live_gateway_factory: Callable[..., LiveServer]) -> None:
+    """An upstream whose accept queue is full never completes the TCP handshake: the connect times out."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        try:
+            gateway = live_gateway_factory(
+                upstream_url=f"http://127.0.0.1:{port}/v1", upstream_connect_timeout=0.3
+            )
+            started = time.monotonic()
+            r = open_stream(gateway, ask("Hello"))
+            assert time.monotonic() - started < 5
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert r.status_code == 500 and "ConnectTimeout" in r.json()["error"]
