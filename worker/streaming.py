@@ -60,10 +60,13 @@ class SSEResponder:
             return self.started
 
     async def keepalive_loop(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(max(0.0, self._last + interval - time.monotonic()))
-            if time.monotonic() - self._last >= interval:
-                await self.write(KEEPALIVE)
+        try:
+            while True:
+                await asyncio.sleep(max(0.0, self._last + interval - time.monotonic()))
+                if time.monotonic() - self._last >= interval:
+                    await self.write(KEEPALIVE)
+        except OSError:  # the client is gone; the handler learns it from `http.disconnect` and cleans up
+            return
 
 
 async def respond_stream(
@@ -98,9 +101,8 @@ async def respond_stream(
             log.error("stream %s: unexpected %s", request_id, type(exc).__name__)
         await _stop(ticker)
         if await responder.is_started():
-            log.warning(
-                "stream %s failed after its first byte: %s (%s)", request_id, error.code, error.message
-            )
+            # The code, never the message: a message may carry upstream text.
+            log.warning("stream %s failed after its first byte: %s", request_id, error.code)
             await responder.write(error_event(error), more=False)
         else:
             log.warning("stream %s failed before its first byte: %s", request_id, error.code)

@@ -68,6 +68,7 @@ REPLIES = {
     "html-200": Reply(200, b"text/html", (b"<html>oops</html>",)),
     "not-json-event": Reply(pieces=(b"data: {not json\n\n",)),
     "bad-choice": Reply(pieces=(b'data: {"choices": ["nope"]}\n\n',)),
+    "echoes-key": Reply(pieces=(b'data: {"error": {"message": "bad key sk-secret for this model"}}\n\n',)),
 }
 
 
@@ -119,6 +120,7 @@ async def test_end_without_done_or_finish_is_an_error_not_an_answer(upstream: Li
         ("error-mid-stream", "model crashed"),
         ("flat-error-mid-stream", "out of memory"),
         ("event-error", "overloaded, try later"),
+        ("echoes-key", "bad key *** for this model"),
     ],
 )
 async def test_an_error_in_the_stream_raises(upstream: LiveServer, name: str, needle: str) -> None:

@@ -33,7 +33,7 @@ from worker.ir import (
 from worker.models import Target
 from worker.upstreams.pool_janitor import reclaim_orphans
 from worker.upstreams.sse import ServerSentEvent, SSEDecoder
-from worker.upstreams.status import error_for_status
+from worker.upstreams.status import error_for_status, redact
 
 # IR sampling field -> OpenAI field. The names agree today; the table is where they would not.
 PARAMS: dict[str, str] = {f.name: f.name for f in dataclasses.fields(SamplingParams)}
@@ -231,7 +231,8 @@ class OpenAICompatible:
                 else:
                     for event in completion_events(await response.aread()):
                         yield event
-        except GatewayError:
+        except GatewayError as error:  # a mid-stream error message is upstream text: it may echo the key
+            error.message = redact(error.message, secrets)
             raise
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(f"The upstream timed out ({type(exc).__name__})") from exc
