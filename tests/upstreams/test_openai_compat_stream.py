@@ -68,6 +68,7 @@ REPLIES = {
     "html-200": Reply(200, b"text/html", (b"<html>oops</html>",)),
     "not-json-event": Reply(pieces=(b"data: {not json\n\n",)),
     "bad-choice": Reply(pieces=(b'data: {"choices": ["nope"]}\n\n',)),
+    "endless-line": Reply(pieces=(b"data: ", *([b"x" * (1024 * 1024)] * 5))),
     "echoes-key": Reply(pieces=(b'data: {"error": {"message": "bad key sk-secret for this model"}}\n\n',)),
 }
 
@@ -138,6 +139,7 @@ async def test_an_error_in_the_stream_raises(upstream: LiveServer, name: str, ne
         ("html-200", UpstreamBadResponse, "not JSON"),
         ("not-json-event", UpstreamBadResponse, "not JSON"),
         ("bad-choice", UpstreamBadResponse, "malformed choice"),
+        ("endless-line", UpstreamBadResponse, "too large to hold"),
     ],
 )
 async def test_a_non_sse_or_broken_answer_to_a_stream_request(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.upstreams.sse import ServerSentEvent, SSEDecoder
+from worker.upstreams.sse import ServerSentEvent, SSEDecoder, SSETooLarge
 
 # A realistic upstream stream: a comment, an `event:` line, multi-line data, both `data:` spellings,
 # every line end, multi-byte UTF-8 (2, 3 and 4 bytes), an empty event, then [DONE].
@@ -90,3 +90,18 @@ def test_a_truncated_utf8_character_at_the_end_is_replaced_not_raised() -> None:
 def test_nothing_in_nothing_out() -> None:
     assert decode(b"") == []
     assert decode(b"\n\n\r\n") == []
+
+
+def test_an_event_that_never_ends_is_refused_not_buffered() -> None:
+    decoder = SSEDecoder(max_event_chars=1000)
+    decoder.feed(b"data: " + b"x" * 900)
+    with pytest.raises(SSETooLarge):
+        decoder.feed(b"x" * 200)  # one endless line
+
+
+def test_many_data_lines_of_one_event_count_together() -> None:
+    decoder = SSEDecoder(max_event_chars=1000)
+    with pytest.raises(SSETooLarge):
+        decoder.feed(b"data: 0123456789\n" * 100)
+    ok = SSEDecoder(max_event_chars=1000)
+    assert len(ok.feed(b"data: 0123456789\n\n" * 100)) == 100  # dispatched events free their room

@@ -32,7 +32,7 @@ from worker.ir import (
 )
 from worker.models import Target
 from worker.upstreams.pool_janitor import reclaim_orphans
-from worker.upstreams.sse import ServerSentEvent, SSEDecoder
+from worker.upstreams.sse import ServerSentEvent, SSEDecoder, SSETooLarge
 from worker.upstreams.status import error_for_status, redact
 
 # IR sampling field -> OpenAI field. The names agree today; the table is where they would not.
@@ -226,8 +226,13 @@ class OpenAICompatible:
                     raise error_for_status(response.status_code, raw, response.headers, secrets)
                 content_type = response.headers.get("content-type", "")
                 if request.stream and content_type.startswith("text/event-stream"):
-                    async for event in _stream_events(response):
-                        yield event
+                    try:
+                        async for event in _stream_events(response):
+                            yield event
+                    except SSETooLarge as exc:
+                        raise UpstreamBadResponse(
+                            "The upstream sent a stream event too large to hold"
+                        ) from exc
                 else:
                     for event in completion_events(await response.aread()):
                         yield event
