@@ -5,11 +5,15 @@
   the 200 headers go out anyway with a `: keep-alive` comment, and comments keep following while the
   silence lasts, so proxies and clients do not drop a healthy stream.
 - A failure after the first byte is sent as an error event and the stream ends without `[DONE]`:
-  never a clean, empty end.
+  never a clean, empty end. That holds for unexpected exceptions too (sent as `internal_error`, logged
+  by class name only). A client that left (`ClientClosed`, or the cancellation `DisconnectGuard`
+  sends) gets nothing: there is nobody to tell, and the 499 is logged by the middleware.
 - Backpressure: every event is awaited through `send`, which waits while the socket's buffer is full,
   so a slow reader slows the upstream read instead of growing a buffer here.
 
 One timer task per stream sends the keep-alives; a lock keeps its sends and the event sends whole.
+The timer is cancelled and awaited, and the event iterator closed, however the stream ends, so that no
+task and no upstream connection outlives it (`tests/test_disconnect.py` proves it on 200 streams).
 """
 
 from __future__ import annotations
