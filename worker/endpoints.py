@@ -25,6 +25,7 @@ from worker.asgi import (
     send_json,
 )
 from worker.auth import authenticate
+from worker.deadline import with_deadline
 from worker.dialects import workers
 from worker.disconnect import DisconnectGuard
 from worker.errors import BadRequest, GatewayError, NotFound
@@ -99,7 +100,7 @@ class ModelSlugEndpoint:
         request = dataclasses.replace(request, reasoning=choose_reasoning(scope))
         request_id = request_id_of(scope)
         async with DisconnectGuard(receive):
-            events = state.gateway.events(request, entry)
+            events = with_deadline(state.gateway.events(request, entry), state.settings.request_deadline)
             if request.stream:
                 encoder = (
                     workers.ChoicesStreamEncoder(slug, request_id)

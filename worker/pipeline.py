@@ -39,6 +39,7 @@ async def normalize(
     produced: list[str] = []
     saw_tool_call = False
     timeout = first_timeout
+    waiting_for_first = True
     iterator = aiter(events)
     try:
         while True:
@@ -48,9 +49,9 @@ async def normalize(
             except StopAsyncIteration:
                 break
             except TimeoutError as exc:
-                which = "first byte" if timeout == first_timeout else "next event"
-                raise UpstreamTimeout(f"The upstream sent nothing for {timeout:g} s ({which})") from exc
-            timeout = idle_timeout
+                which = "before its first event" if waiting_for_first else "between two events"
+                raise UpstreamTimeout(f"The upstream sent nothing for {timeout:g} s {which}") from exc
+            timeout, waiting_for_first = idle_timeout, False
             if isinstance(event, Finish):
                 finish = event.reason
             elif isinstance(event, UsageEvent):

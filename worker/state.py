@@ -34,7 +34,9 @@ class AppState:
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
     """The one upstream client of this process, with explicit pool limits and timeouts."""
-    read = max(settings.upstream_first_byte_timeout, settings.upstream_idle_timeout) or None
+    # A backstop for the precise per-event timeouts in `pipeline.normalize`; off if either of them is.
+    first, idle = settings.upstream_first_byte_timeout, settings.upstream_idle_timeout
+    read = max(first, idle) if first > 0 and idle > 0 else None
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=settings.upstream_connect_timeout or None,

@@ -5,11 +5,15 @@
   the 200 headers go out anyway with a `: keep-alive` comment, and comments keep following while the
   silence lasts, so proxies and clients do not drop a healthy stream.
 - A failure after the first byte is sent as an error event and the stream ends without `[DONE]`:
-  never a clean, empty end.
+  never a clean, empty end. That holds for unexpected exceptions too (sent as `internal_error`, logged
+  by class name only). A client that left (`ClientClosed`, or the cancellation `DisconnectGuard`
+  sends) gets nothing: there is nobody to tell, and the 499 is logged by the middleware.
 - Backpressure: every event is awaited through `send`, which waits while the socket's buffer is full,
   so a slow reader slows the upstream read instead of growing a buffer here.
 
 One timer task per stream sends the keep-alives; a lock keeps its sends and the event sends whole.
+The timer is cancelled and awaited, and the event iterator closed, however the stream ends, so that no
+task and no upstream connection outlives it (`tests/test_disconnect.py` proves it on 200 streams).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from worker.asgi import Send, send_json
-from worker.errors import GatewayError
+from worker.errors import ClientClosed, GatewayError, InternalError
 from worker.ir import Event
 
 log = logging.getLogger("worker.stream")
@@ -60,10 +64,13 @@ class SSEResponder:
             return self.started
 
     async def keepalive_loop(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(max(0.0, self._last + interval - time.monotonic()))
-            if time.monotonic() - self._last >= interval:
-                await self.write(KEEPALIVE)
+        try:
+            while True:
+                await asyncio.sleep(max(0.0, self._last + interval - time.monotonic()))
+                if time.monotonic() - self._last >= interval:
+                    await self.write(KEEPALIVE)
+        except OSError:  # the client is gone; the handler learns it from `http.disconnect` and cleans up
+            return
 
 
 async def respond_stream(
@@ -76,7 +83,11 @@ async def respond_stream(
     request_id: str,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> int:
-    """Stream `events`; return the status to log (200, or the status of the error that ended it)."""
+    """Stream `events`; return the status to log (200, or the status of the error that ended it).
+
+    A `ClientClosed` or a cancellation (the client left) is not answered at all: it propagates, after
+    the keep-alive timer is stopped and the upstream iterator closed, so that nothing outlives it.
+    """
     responder = SSEResponder(send, extra_headers)
     ticker = (
         asyncio.create_task(responder.keepalive_loop(keepalive_interval)) if keepalive_interval > 0 else None
@@ -86,18 +97,34 @@ async def respond_stream(
             chunk = encode(event)
             if chunk:
                 await responder.write(chunk)
-    except GatewayError as error:
-        if ticker is not None:
-            ticker.cancel()
+    except ClientClosed:
+        raise
+    except Exception as exc:  # an upstream failure, or a bug: either way the client must be told
+        error = exc if isinstance(exc, GatewayError) else InternalError()
+        if not isinstance(exc, GatewayError):
+            log.error("stream %s: unexpected %s", request_id, type(exc).__name__)
+        await _stop(ticker)
         if await responder.is_started():
-            log.warning("stream %s failed after it started: %s", request_id, error.code)
+            # The code, never the message: a message may carry upstream text.
+            log.warning("stream %s failed after its first byte: %s", request_id, error.code)
             await responder.write(error_event(error), more=False)
         else:
+            log.warning("stream %s failed before its first byte: %s", request_id, error.code)
             status, body, headers = render_error(error)
             await send_json(send, status, body, headers)
         return error.status
     finally:
-        if ticker is not None:
-            ticker.cancel()
+        await _stop(ticker)
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
     await responder.write(b"", more=False)
     return 200
+
+
+async def _stop(ticker: asyncio.Task[None] | None) -> None:
+    """Cancel the keep-alive timer and wait for it, so no task outlives the stream."""
+    if ticker is None or ticker.done():
+        return
+    ticker.cancel()
+    await asyncio.wait({ticker})  # unlike `await ticker`, never mistakes its cancellation for ours

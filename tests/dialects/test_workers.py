@@ -126,7 +126,9 @@ def test_error_bodies() -> None:
         "detail": [{"path": "/", "message": "m"}],
     }
     assert render_error(UpstreamError()) == {"error": "Upstream model error"}
-    assert error_event(UpstreamError("boom")) == b'data: {"error":"boom"}\n\n'
+    assert (
+        error_event(UpstreamError("boom")) == b'data: {"error":"boom","detail":{"code":"upstream_error"}}\n\n'
+    )
 
 
 def test_workers_stream_bytes() -> None:

@@ -226,6 +226,8 @@ def render_error(error: GatewayError) -> dict[str, Any]:
 # --- rendering a stream ---------------------------------------------------------------------------
 
 DONE = b"data: [DONE]\n\n"
+# Closes reasoning that an upstream handed out as a separate field, exactly as `render_completion` does
+# for a whole answer, so a streamed and a non-streamed answer carry the same text.
 
 
 def sse(data: Mapping[str, Any]) -> bytes:
@@ -233,8 +235,12 @@ def sse(data: Mapping[str, Any]) -> bytes:
 
 
 def error_event(error: GatewayError) -> bytes:
-    """What a stream carries when it fails after its first byte (the status is already sent)."""
-    return sse(render_error(error))
+    """What a stream carries when it fails after its first byte (the status is already sent):
+    `{"error": message, "detail": ...}` with the error's machine code in `detail.code`, no `[DONE]`."""
+    body: dict[str, Any] = {"error": error.message}
+    detail = error.detail if isinstance(error.detail, Mapping) else {"info": error.detail}
+    body["detail"] = {"code": error.code, **{k: v for k, v in detail.items() if v is not None}}
+    return sse(body)
 
 
 class WorkersStreamEncoder:
@@ -249,7 +255,7 @@ class WorkersStreamEncoder:
         if isinstance(event, ReasoningDelta):  # reasoning mode `separate`
             return sse({"response": "", "reasoning": event.text})
         if isinstance(event, TextDelta):
-            return sse({"response": event.text})
+            return sse({"response": event.text}) if event.text else b""
         if isinstance(event, ToolCallDelta):
             self._calls.setdefault(event.index, []).append(event)
             return b""
@@ -270,8 +276,11 @@ class WorkersStreamEncoder:
 
 
 class ChoicesStreamEncoder:
-    """OpenAI `chat.completion.chunk` events: role first, `id` and `model` on every chunk, a finish
-    chunk, a usage chunk, then [DONE]."""
+    """OpenAI `chat.completion.chunk` events: role on the first delta, `id` and `model` on every chunk,
+    then, as OpenAI itself does, a chunk with an empty delta and the `finish_reason`, a usage chunk
+    (`choices: []`), then [DONE]. The finish reason is not glued onto the last content delta: that
+    would mean holding every delta back until the next one arrives, and a reasoning model may pause
+    for minutes between two."""
 
     __slots__ = ("_head", "_started")
 
@@ -301,7 +310,7 @@ class ChoicesStreamEncoder:
         if isinstance(event, ReasoningDelta):  # reasoning mode `separate`
             return self._choice({"reasoning_content": event.text})
         if isinstance(event, TextDelta):
-            return self._choice({"content": event.text})
+            return self._choice({"content": event.text}) if event.text else b""
         if isinstance(event, ToolCallDelta):
             call: dict[str, Any] = {"index": event.index}
             if event.id is not None or event.name is not None:

@@ -122,6 +122,8 @@ class SimulatorServer:
         chunks = []
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":  # the client left before its body arrived
+                return
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break

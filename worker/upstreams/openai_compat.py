@@ -33,8 +33,9 @@ from worker.ir import (
 )
 from worker.models import Target
 from worker.upstreams.completions import completion_payload, text_chunk_events, text_completion_events
-from worker.upstreams.sse import SSEDecoder
-from worker.upstreams.status import error_for_status
+from worker.upstreams.pool_janitor import reclaim_orphans
+from worker.upstreams.sse import ServerSentEvent, SSEDecoder, SSETooLarge
+from worker.upstreams.status import error_for_status, redact
 
 # IR sampling field -> OpenAI field. The names agree today; the table is where they would not.
 PARAMS: dict[str, str] = {f.name: f.name for f in dataclasses.fields(SamplingParams)}
@@ -177,13 +178,17 @@ def chunk_events(data: Any) -> Iterator[Event]:
     """Events of one decoded `chat.completion.chunk`."""
     if not isinstance(data, dict):
         raise UpstreamBadResponse("The upstream sent a stream chunk that is not an object")
-    if "error" in data:
-        error = data["error"]
+    if "error" in data or data.get("object") == "error":  # OpenAI's form, or older vLLM's flat one
+        error = data.get("error", data)
         message = error.get("message") if isinstance(error, dict) else error
         raise UpstreamError(f"The upstream failed mid-stream: {str(message)[:500]}")
-    choices = data.get("choices") or ()
+    choices = data.get("choices") or []
+    if not isinstance(choices, list):
+        raise UpstreamBadResponse("The upstream sent a stream chunk whose 'choices' is not a list")
     for choice in choices:
-        delta = choice.get("delta") or {}
+        delta = choice.get("delta") or {} if isinstance(choice, dict) else None
+        if not isinstance(delta, dict) or not isinstance(choice, dict):
+            raise UpstreamBadResponse("The upstream sent a stream chunk with a malformed choice")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning:
             yield ReasoningDelta(reasoning)
@@ -230,12 +235,18 @@ class OpenAICompatible:
                     raise error_for_status(response.status_code, raw, response.headers, secrets)
                 content_type = response.headers.get("content-type", "")
                 if request.stream and content_type.startswith("text/event-stream"):
-                    async for event in _stream_events(response, decode_chunk):
-                        yield event
+                    try:
+                        async for event in _stream_events(response, decode_chunk):
+                            yield event
+                    except SSETooLarge as exc:
+                        raise UpstreamBadResponse(
+                            "The upstream sent a stream event too large to hold"
+                        ) from exc
                 else:
                     for event in decode_body(await response.aread()):
                         yield event
-        except GatewayError:
+        except GatewayError as error:  # a mid-stream error message is upstream text: it may echo the key
+            error.message = redact(error.message, secrets)
             raise
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(f"The upstream timed out ({type(exc).__name__})") from exc
@@ -243,6 +254,9 @@ class OpenAICompatible:
             raise UpstreamError("Could not connect to the upstream") from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(f"The upstream connection failed ({type(exc).__name__})") from exc
+        except BaseException:  # cancelled (the client left): see `pool_janitor` for why this is needed
+            await reclaim_orphans(self._client)
+            raise
 
 
 async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
@@ -259,26 +273,50 @@ async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
 async def _stream_events(
     response: httpx.Response, decode: Callable[[Any], Iterator[Event]] = chunk_events
 ) -> AsyncIterator[Event]:
+    """Events of an upstream SSE stream. It ends at `[DONE]`; an end without it is accepted only when a
+    finish reason came (several servers omit `[DONE]`), otherwise the answer was cut off: an error."""
     decoder = SSEDecoder()
     finished = False
-    async for chunk in response.aiter_bytes():
+    chunks = response.aiter_bytes()
+    async for chunk in chunks:
         for sse in decoder.feed(chunk):
             if sse.data == "[DONE]":
+                await _finish_reading(chunks)
                 return
-            for event in _decode_chunk(sse.data, decode):
+            for event in _decode_chunk(sse, decode):
                 finished = finished or isinstance(event, Finish)
                 yield event
     for sse in decoder.close():
         if sse.data == "[DONE]":
             return
-        for event in _decode_chunk(sse.data, decode):
+        for event in _decode_chunk(sse, decode):
             finished = finished or isinstance(event, Finish)
             yield event
     if not finished:
         raise UpstreamBadResponse("The upstream stream ended before the answer was finished")
 
 
-def _decode_chunk(data: str, decode: Callable[[Any], Iterator[Event]]) -> Iterator[Event]:
+async def _finish_reading(chunks: AsyncIterator[bytes], limit: int = 64 * 1024) -> None:
+    """Read the little that follows `[DONE]` (usually just the end of the chunked body): a response
+    read to its end hands its connection back to the pool for the next request, while one closed
+    early costs a new TCP (and TLS) connection every time."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            return
+
+
+def _decode_chunk(sse: ServerSentEvent, decode: Callable[[Any], Iterator[Event]]) -> Iterator[Event]:
+    data = sse.data
+    if sse.event == "error":  # `event: error` (some servers): whatever the data says, the stream failed
+        try:
+            decoded = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            decoded = {"error": {"message": data}}
+        if not isinstance(decoded, dict) or not ("error" in decoded or decoded.get("object") == "error"):
+            decoded = {"error": {"message": data}}
+        return decode(decoded)
     try:
         decoded = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

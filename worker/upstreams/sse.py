@@ -19,16 +19,32 @@ class ServerSentEvent:
     event: str = "message"
 
 
-class SSEDecoder:
-    __slots__ = ("_buffer", "_data", "_event", "_skip_lf", "_utf8", "comments")
+# The largest event (its unfinished line plus its data lines so far) a stream may hold in memory. A
+# chunk is a few hundred bytes; without a cap, an upstream that never ends a line would grow one
+# stream's buffer without bound.
+MAX_EVENT_CHARS = 4 * 1024 * 1024
 
-    def __init__(self) -> None:
+
+class SSETooLarge(ValueError):
+    """An event grew past `MAX_EVENT_CHARS` without being dispatched."""
+
+
+class SSEDecoder:
+    __slots__ = ("_buffer", "_data", "_event", "_max", "_size", "_skip_lf", "_utf8", "comments")
+
+    def __init__(self, max_event_chars: int = MAX_EVENT_CHARS) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._data: list[str] = []
+        self._size = 0
         self._event = ""
         self._skip_lf = False
+        self._max = max_event_chars
         self.comments = 0
+
+    def _check(self) -> None:
+        if self._size + len(self._buffer) > self._max:
+            raise SSETooLarge(f"an upstream event exceeded {self._max} characters")
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         text = self._utf8.decode(chunk)
@@ -45,6 +61,7 @@ class SSEDecoder:
             self._buffer = lines.pop()
             for line in lines:
                 self._line(line, events)
+            self._check()
             return events
         start, end = 0, len(buffer)
         while start < end:
@@ -62,6 +79,7 @@ class SSEDecoder:
                 self._skip_lf = True
                 start = end
         self._buffer = buffer[start:]
+        self._check()
         return events
 
     def close(self) -> list[ServerSentEvent]:
@@ -79,6 +97,7 @@ class SSEDecoder:
             if self._data:
                 events.append(ServerSentEvent("\n".join(self._data), self._event or "message"))
             self._data = []
+            self._size = 0
             self._event = ""
             return
         if line[0] == ":":
@@ -89,5 +108,6 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._size += len(value) + 1
         elif name == "event":
             self._event = value
