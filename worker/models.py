@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from worker.settings import Settings, SettingsError
+from worker.tomllines import locate
 
-ADAPTERS = frozenset({"openai", "simulator"})
+ADAPTERS = frozenset({"openai", "simulator", "workers-ai", "gateway"})
+STRATEGIES = frozenset({"failover", "weighted"})
+NEEDS_BASE_URL = frozenset({"openai", "workers-ai", "gateway"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,23 @@ class Target:
     base_url: str = ""
     model: str = ""
     api_key: str = ""
+    # Routing and resilience (see worker.routing); zero means "the global setting" / "the model's value".
+    api_keys: tuple[str, ...] = ()
+    weight: float = 1.0
+    connect_timeout: float = 0.0
+    first_byte_timeout: float = 0.0
+    idle_timeout: float = 0.0
+    context_window: int = 0
+    price_input_per_m: float = 0.0
+    price_output_per_m: float = 0.0
+    account_id: str = ""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key this target may use, rotated by `worker.keypool`; `api_key` alone is one key."""
+        if self.api_keys:
+            return self.api_keys
+        return (self.api_key,) if self.api_key else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +67,7 @@ class ModelEntry:
     context_window: int = 24000
     price_input_per_m: float = 0.0
     price_output_per_m: float = 0.0
+    strategy: str = "failover"
 
     @property
     def primary(self) -> Target:
@@ -127,10 +148,13 @@ def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTab
                     base_url=_field(twhere, t, "base_url", str, "").rstrip("/"),
                     model=_field(twhere, t, "model", str, ""),
                     api_key=environ.get(key_env, "") if key_env else "",
+                    **routing_fields(twhere, t, environ),
                 )
             )
-            if adapter == "openai" and not targets[-1].base_url:
-                raise SettingsError(f"{twhere}: field 'base_url' is required for adapter 'openai'")
+            if adapter in NEEDS_BASE_URL and not targets[-1].base_url:
+                raise SettingsError(f"{twhere}: field 'base_url' is required for adapter '{adapter}'")
+            if adapter == "workers-ai" and not targets[-1].account_id:
+                raise SettingsError(f"{twhere}: field 'account_id' is required for adapter 'workers-ai'")
         entries[slug] = ModelEntry(
             slug=slug,
             targets=tuple(targets),
@@ -138,6 +162,7 @@ def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTab
             context_window=_field(where, raw, "context_window", int, 24000),
             price_input_per_m=_field(where, raw, "price_input_per_m", float, 0.0),
             price_output_per_m=_field(where, raw, "price_output_per_m", float, 0.0),
+            strategy=_choice(where, raw, "strategy", STRATEGIES, "failover"),
         )
     return ModelTable(entries)
 
@@ -153,4 +178,48 @@ def load_table(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         raise SettingsError(f"MODELS_FILE {path}: cannot be read ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"MODELS_FILE {path}: {exc}") from exc
-    return parse_table(data, os.environ if environ is None else environ)
+    try:
+        return parse_table(data, os.environ if environ is None else environ)
+    except SettingsError as exc:
+        line = locate(path.read_text(encoding="utf-8", errors="replace"), str(exc))
+        at = f", line {line}" if line else ""
+        raise SettingsError(f"MODELS_FILE {path}{at}: {exc}") from exc
+
+
+def _choice(where: str, data: Mapping[str, Any], name: str, allowed: frozenset[str], default: str) -> str:
+    value: str = _field(where, data, name, str, default)
+    if value not in allowed:
+        raise SettingsError(f"{where}: field '{name}' must be one of {sorted(allowed)}, got {value!r}")
+    return value
+
+
+def _non_negative(where: str, data: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = _field(where, data, name, kind, default)
+    if value < 0:
+        raise SettingsError(f"{where}: field '{name}' must not be negative, got {value!r}")
+    return value
+
+
+def routing_fields(where: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The routing and resilience fields of one target (keys, weight, timeouts, overrides)."""
+    for secret in ("api_key", "api_keys"):
+        if secret in raw:
+            raise SettingsError(
+                f"{where}: field '{secret}' is not allowed: secrets come from the environment "
+                "(use 'api_key_env' or 'api_keys_env')"
+            )
+    keys_env = _field(where, raw, "api_keys_env", str, "")
+    keys = tuple(k.strip() for k in environ.get(keys_env, "").split(",") if k.strip()) if keys_env else ()
+    account_env = _field(where, raw, "account_id_env", str, "")
+    account = environ.get(account_env, "") if account_env else _field(where, raw, "account_id", str, "")
+    return {
+        "api_keys": keys,
+        "weight": _non_negative(where, raw, "weight", float, 1.0),
+        "connect_timeout": _non_negative(where, raw, "connect_timeout", float, 0.0),
+        "first_byte_timeout": _non_negative(where, raw, "first_byte_timeout", float, 0.0),
+        "idle_timeout": _non_negative(where, raw, "idle_timeout", float, 0.0),
+        "context_window": _non_negative(where, raw, "context_window", int, 0),
+        "price_input_per_m": _non_negative(where, raw, "price_input_per_m", float, 0.0),
+        "price_output_per_m": _non_negative(where, raw, "price_output_per_m", float, 0.0),
+        "account_id": account,
+    }

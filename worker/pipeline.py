@@ -9,14 +9,11 @@ event and the longest silence between two events.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
 from worker.errors import UpstreamTimeout
 from worker.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
-from worker.models import ModelEntry
-from worker.settings import Settings
 from worker.tokens import count_prompt_tokens, count_tokens
-from worker.upstreams.base import Upstream
 
 
 def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
@@ -67,22 +64,3 @@ async def normalize(
             await close()
     yield Finish(finish or ("tool_calls" if saw_tool_call else "stop"))
     yield UsageEvent(usage or estimate_usage(request, "".join(produced)))
-
-
-class Gateway:
-    """Routes a request to its model's adapter; the adapters are built once, at start-up."""
-
-    def __init__(self, settings: Settings, adapters: Mapping[str, Upstream]) -> None:
-        self.settings = settings
-        self.adapters = adapters
-
-    def events(self, request: ChatRequest, entry: ModelEntry) -> AsyncIterator[Event]:
-        target = entry.primary
-        adapter = self.adapters[target.adapter]
-        settings = self.settings
-        return normalize(
-            adapter.events(request, target),
-            request,
-            settings.upstream_first_byte_timeout or None,
-            settings.upstream_idle_timeout or None,
-        )
