@@ -5,7 +5,8 @@
     timeout (ours, or the upstream's 408/504)    retry       counts   -
     429 / Workers 3040 (Retry-After honoured)    retry       -        rests
     401, 403 / Workers 10000                     next key    counts   rests
-    200 of the wrong shape, stream ended early   failover    counts   -
+    stream cut short (no finish, no [DONE])      retry       counts   -
+    200 of the wrong shape                       failover    counts   -
     other 4xx the gateway caused (404 URL, 5007) failover    counts   -
     400 / 413 / 422: the request itself          fatal       -        -
 
@@ -50,7 +51,8 @@ def classify(error: GatewayError) -> Verdict:
     if isinstance(error, UpstreamTimeout):
         return Verdict.RETRY
     if isinstance(error, UpstreamBadResponse):
-        return Verdict.FAILOVER
+        truncated = isinstance(error.detail, dict) and error.detail.get("truncated") is True
+        return Verdict.RETRY if truncated else Verdict.FAILOVER
     if isinstance(error, UpstreamError):
         status = upstream_status(error)
         if status in (401, 403):

@@ -264,7 +264,9 @@ async def _stream_events(response: httpx.Response) -> AsyncIterator[Event]:
             finished = finished or isinstance(event, Finish)
             yield event
     if not finished:
-        raise UpstreamBadResponse("The upstream stream ended before the answer was finished")
+        raise UpstreamBadResponse(
+            "The upstream stream ended before the answer was finished", {"truncated": True}
+        )
 
 
 def _decode_chunk(data: str) -> Iterator[Event]:

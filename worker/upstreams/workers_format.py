@@ -170,7 +170,9 @@ async def stream_events(response: httpx.Response) -> AsyncIterator[Event]:
             return
         for event in state.events(_json(sse.data)):
             yield event
-    raise UpstreamBadResponse("The upstream stream ended before [DONE]: the answer was cut short")
+    raise UpstreamBadResponse(
+        "The upstream stream ended before [DONE]: the answer was cut short", {"truncated": True}
+    )
 
 
 def _json(data: str) -> Any:
