@@ -95,7 +95,12 @@ def _usage(raw: Any) -> Usage | None:
     prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
     if not isinstance(prompt, int) or not isinstance(completion, int):
         return None
-    return Usage(prompt, completion)
+    details = raw.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    # A chained gateway marks estimated counts; keep the mark so nobody bills them as exact.
+    return Usage(
+        prompt, completion, reasoning if isinstance(reasoning, int) else None, raw.get("estimated") is True
+    )
 
 
 def _tool_calls(raw: Any, first_index: int = 0) -> Iterator[ToolCallDelta]:
