@@ -6,7 +6,9 @@ answered twice (the answer text appears exactly once; a stream has at most one `
 
 from __future__ import annotations
 
+import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,10 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import AUTH
+from tests.conftest import AUTH, make_settings
 from tests.servers import FaultServer, LiveServer, free_port
+from worker.models import ModelEntry, ModelTable, Target
+from worker.routing import Gateway as Router
 
 FAST = {"retry_backoff_base": 0.01, "retry_backoff_cap": 0.05, "breaker_failures": 0}
 ASK = {"messages": [{"role": "user", "content": "Say hello"}]}
@@ -312,3 +316,28 @@ def test_no_secret_reaches_readyz_or_errors(
     assert r.status_code == 500 and "credentials" in r.json()["error"]
     text = httpx.get(f"{gateway.url}/readyz").text + r.text
     assert "sk-very-secret" not in text and "pw" not in text and "/v1" not in text
+
+
+def test_weighted_strategy_draws_the_first_target_by_weight() -> None:
+    targets = (
+        Target("simulator", model="a", weight=3.0),
+        Target("simulator", model="b", weight=1.0),
+        Target("simulator", model="c", weight=0.0),
+    )
+    weighted = ModelEntry("m", targets, strategy="weighted")
+    gateway = Router(make_settings(), {}, ModelTable({"m": weighted}), rng=random.Random(7))
+    firsts = Counter(gateway.plan(weighted)[0].target.model for _ in range(2000))
+    assert firsts["c"] == 0 and 1300 < firsts["a"] < 1700 and firsts["a"] + firsts["b"] == 2000
+    assert {s.target.model for s in gateway.plan(weighted)} == {"a", "b", "c"}  # the rest follow
+    ordered = ModelEntry("o", targets)
+    assert [s.target.model for s in gateway.plan(ordered)] == ["a", "b", "c"]
+
+
+def test_plan_leaves_out_open_targets() -> None:
+    entry = ModelEntry("m", (Target("simulator", model="a"), Target("simulator", model="b")))
+    gateway = Router(make_settings(breaker_failures=1, breaker_cooldown=60), {}, ModelTable({"m": entry}))
+    gateway.states(entry)[0].breaker.record_failure()
+    assert [s.target.model for s in gateway.plan(entry)] == ["b"]
+    assert gateway.health()["m"]["ready"] is True
+    gateway.states(entry)[1].breaker.record_failure()
+    assert gateway.plan(entry) == [] and gateway.health()["m"]["ready"] is False
