@@ -11,10 +11,13 @@ simulator when that is empty) or read from the TOML file named by `MODELS_FILE`:
     price_output_per_m = 1.00
 
     [[models.qwq-32b.targets]]
-    adapter = "openai"                       # "openai" or "simulator"
+    adapter = "openai"                       # "openai", "workers-ai", "gateway" or "simulator"
     base_url = "https://api.deepinfra.com/v1/openai"
     model = "Qwen/QwQ-32B"
     api_key_env = "DEEPINFRA_API_KEY"        # secrets come from the environment, never the file
+
+Targets also take several keys (`api_keys_env`), a weight, their own timeouts and overrides (see
+`routing_fields` and the README); a bad field stops start-up naming its line (`worker.tomllines`).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from worker.ir import (
     UsageEvent,
 )
 from worker.models import Target
+from worker.upstreams.http import request_timeout
 from worker.upstreams.sse import SSEDecoder
 from worker.upstreams.status import error_for_status
 
@@ -214,8 +215,10 @@ class OpenAICompatible:
             headers["authorization"] = f"Bearer {target.api_key}"
         body = orjson.dumps(build_payload(request, target))
         url = f"{target.base_url}/chat/completions"
+        timeout = request_timeout(target)  # the target's own timeouts, if the model table gives any
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
-            async with self._client.stream("POST", url, content=body, headers=headers) as response:
+            async with self._client.stream("POST", url, content=body, headers=headers, **extra) as response:
                 if response.status_code >= 400:
                     raw = await _read_bounded(response, MAX_ERROR_BODY)
                     raise error_for_status(response.status_code, raw, response.headers, secrets)
