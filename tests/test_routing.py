@@ -341,3 +341,11 @@ def test_plan_leaves_out_open_targets() -> None:
     assert gateway.health()["m"]["ready"] is True
     gateway.states(entry)[1].breaker.record_failure()
     assert gateway.plan(entry) == [] and gateway.health()["m"]["ready"] is False
+
+
+async def test_health_endpoints_are_in_the_openapi_document(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"} and "/healthz" in paths
+    r = await client.get("/readyz")
+    target = r.json()["models"]["qwq-32b"]["targets"][0]
+    assert r.status_code == 200 and target["adapter"] == "simulator" and target["state"] == "closed"
