@@ -6,6 +6,7 @@ answered twice (the answer text appears exactly once; a stream has at most one `
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import Counter
@@ -250,7 +251,7 @@ def test_circuit_breaker_opens_probes_and_closes(
 ) -> None:
     a = upstreams(["500", "500", "ok"])
     b = upstreams(["ok"], B)
-    gateway = routed(a.url, b.url, retry_attempts=0, breaker_failures=2, breaker_cooldown=0.6)
+    gateway = routed(a.url, b.url, retry_attempts=0, breaker_failures=2, breaker_cooldown=2)
     assert [ask(gateway).json()["response"] for _ in range(2)] == [B, B]
     assert a.app.attempts == 2
     status, ready = readiness(gateway)
@@ -258,7 +259,7 @@ def test_circuit_breaker_opens_probes_and_closes(
     assert status == 200 and first["state"] == "open" and first["consecutive_failures"] == 2
     assert ask(gateway).json()["response"] == B
     assert a.app.attempts == 2  # open: not even tried
-    time.sleep(0.7)
+    time.sleep(2.1)
     assert target_view(gateway, 0)["state"] == "half_open"
     assert ask(gateway).json()["response"] == A  # the probe went through and succeeded
     assert a.app.attempts == 3 and target_view(gateway, 0)["state"] == "closed"
@@ -312,7 +313,16 @@ def test_no_secret_reaches_readyz_or_errors(
     monkeypatch.setenv("ROUTING_TEST_KEY", "sk-very-secret")
     a = upstreams(["401"])
     gateway = routed((a.url.replace("http://", "http://user:pw@"), {"api_key_env": "ROUTING_TEST_KEY"}))
-    r = ask(gateway)
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("worker").addHandler(handler)
+    try:
+        r = ask(gateway)
+    finally:
+        logging.getLogger("worker").removeHandler(handler)
+    assert any("given up" in line for line in lines)
+    assert not any("sk-very-secret" in line or "pw@" in line for line in lines)
     assert r.status_code == 500 and "credentials" in r.json()["error"]
     text = httpx.get(f"{gateway.url}/readyz").text + r.text
     assert "sk-very-secret" not in text and "pw" not in text and "/v1" not in text
