@@ -4,10 +4,12 @@
     connection refused/reset, 5xx, error event   retry       counts   -
     timeout (ours, or the upstream's 408/504)    retry       counts   -
     429 / Workers 3040 (Retry-After honoured)    retry       -        rests
+    Workers 3036 (daily allocation used up)      failover    -        rests
     401, 403 / Workers 10000                     next key    counts   rests
     stream cut short (no finish, no [DONE])      retry       counts   -
     200 of the wrong shape                       failover    counts   -
     other 4xx the gateway caused (404 URL, 5007) failover    counts   -
+    (Workers 3042 unknown model id, 3023 blocked)
     400 / 413 / 422: the request itself          fatal       -        -
 
 "retry" tries the same target again after a backoff, "next key" at once with another key, "failover"
@@ -47,7 +49,8 @@ def upstream_status(error: GatewayError) -> int | None:
 
 def classify(error: GatewayError) -> Verdict:
     if isinstance(error, RateLimited):
-        return Verdict.RETRY
+        exhausted = isinstance(error.detail, dict) and error.detail.get("exhausted") is True
+        return Verdict.FAILOVER if exhausted else Verdict.RETRY
     if isinstance(error, UpstreamTimeout):
         return Verdict.RETRY
     if isinstance(error, UpstreamBadResponse):

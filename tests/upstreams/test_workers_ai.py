@@ -15,9 +15,21 @@ from tests.cloudflare_server import ANSWER, FakeCloudflare
 from tests.conftest import AUTH
 from tests.servers import LiveServer, serving
 from worker.errors import BadRequest, PayloadTooLarge, RateLimited, UpstreamError, UpstreamTimeout
+from worker.retry import Verdict, classify
 from worker.upstreams.workers_ai import cloudflare_error
 
 TOKEN = "cf-token-secret-4711"
+# What the router does with each Cloudflare code (see worker.retry).
+VERDICTS = {
+    5006: Verdict.FATAL,
+    5007: Verdict.FAILOVER,
+    3042: Verdict.FAILOVER,
+    3023: Verdict.NEXT_KEY,
+    10000: Verdict.NEXT_KEY,
+    3007: Verdict.RETRY,
+    3040: Verdict.RETRY,
+    3036: Verdict.FAILOVER,
+}
 ACCOUNT = "acc0123"
 WEATHER = {
     "name": "get_weather",
@@ -177,6 +189,9 @@ def test_bad_token_and_unknown_model_are_the_gateways_fault(
         (413, 3006, PayloadTooLarge, 413),
         (408, 3007, UpstreamTimeout, 408),
         (429, 3040, RateLimited, 429),
+        (429, 3036, RateLimited, 429),
+        (404, 3042, UpstreamError, 400),
+        (403, 3023, UpstreamError, 403),
         (503, 9999, UpstreamError, 503),
     ],
 )
@@ -190,3 +205,5 @@ def test_cloudflare_error_table(status: int, code: int, kind: type, upstream_sta
     assert TOKEN not in error.message
     if kind is RateLimited:
         assert error.headers == {"Retry-After": "7"}
+    if code in VERDICTS:
+        assert classify(error) is VERDICTS[code]

@@ -33,6 +33,8 @@ MAX_MESSAGE = 500
 CLOUDFLARE_CODES: dict[int, tuple[Callable[..., GatewayError], str]] = {
     5006: (BadRequest, "Workers AI refused the request"),
     5007: (UpstreamError, "Workers AI does not know the configured model"),
+    3042: (UpstreamError, "Workers AI does not know the configured model"),
+    3023: (UpstreamError, "Workers AI refused the gateway's account"),
     10000: (UpstreamError, "The upstream rejected the gateway's credentials"),
     3006: (PayloadTooLarge, "Workers AI refused the request as too large"),
     3007: (UpstreamTimeout, "Workers AI timed out"),
@@ -41,7 +43,9 @@ CLOUDFLARE_CODES: dict[int, tuple[Callable[..., GatewayError], str]] = {
     3040: (RateLimited, "Workers AI is over capacity"),
 }
 # The HTTP status our retry policy sees for each code (the envelope's code is what Cloudflare means).
-EFFECTIVE_STATUS = {5007: 400, 10000: 401, 3008: 502, 3036: 429, 3040: 429}
+EFFECTIVE_STATUS = {5007: 400, 3042: 400, 3023: 403, 10000: 401, 3008: 502, 3036: 429, 3040: 429}
+# A daily allocation used up (3036) does not come back within a request's life: fail over, do not wait.
+EXHAUSTED = frozenset({3036})
 
 
 def _first_error(body: bytes) -> tuple[int | None, str]:
@@ -65,7 +69,12 @@ def cloudflare_error(
         return error_for_status(status, body, headers, keys)
     kind, ours = known
     said = redact(message, keys)
-    detail = {"upstream_status": EFFECTIVE_STATUS.get(code or 0, status), "upstream_code": code}
+    detail: dict[str, object] = {
+        "upstream_status": EFFECTIVE_STATUS.get(code or 0, status),
+        "upstream_code": code,
+    }
+    if code in EXHAUSTED:
+        detail["exhausted"] = True
     retry_after = headers.get("retry-after")
     extra = {"Retry-After": retry_after} if kind is RateLimited and retry_after else None
     return kind(f"{ours}: {said}" if said else ours, detail, headers=extra)
