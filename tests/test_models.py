@@ -84,3 +84,23 @@ def test_targets_carry_tool_mode_and_raw_completions() -> None:
         parse_table({"models": {"m": {"targets": [{**target, "tool_mode": "magic"}]}}}, {})
     with pytest.raises(SettingsError, match="raw_completions"):
         parse_table({"models": {"m": {"targets": [{**target, "raw_completions": "no"}]}}}, {})
+
+
+def test_routing_fields_and_several_keys(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        '[models.qwq]\nstrategy = "weighted"\n'
+        '[[models.qwq.targets]]\nadapter = "workers-ai"\nbase_url = "https://api.cloudflare.com/client/v4"\n'
+        'account_id_env = "CF_ACCOUNT"\nmodel = "@cf/qwen/qwq-32b"\napi_keys_env = "CF_TOKENS"\nweight = 3\n'
+        "connect_timeout = 2.5\nfirst_byte_timeout = 300\nidle_timeout = 60\ncontext_window = 24000\n"
+        "price_input_per_m = 0.66\nprice_output_per_m = 1.0\n"
+        '[[models.qwq.targets]]\nadapter = "gateway"\nbase_url = "https://edge.example"\nmodel = "qwq-32b"\n'
+    )
+    environ = {"CF_ACCOUNT": "acc1", "CF_TOKENS": "t1, t2,,t3"}
+    entry = load_table(make_settings(models_file=str(path)), environ=environ).entries["qwq"]
+    first, second = entry.targets
+    assert entry.strategy == "weighted"
+    assert first.account_id == "acc1" and first.keys == ("t1", "t2", "t3") and first.weight == 3.0
+    assert (first.connect_timeout, first.first_byte_timeout, first.idle_timeout) == (2.5, 300.0, 60.0)
+    assert (first.context_window, first.price_input_per_m, first.price_output_per_m) == (24000, 0.66, 1.0)
+    assert second.adapter == "gateway" and second.keys == () and second.weight == 1.0

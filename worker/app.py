@@ -60,6 +60,11 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
+    async def readyz(request: Request) -> Response:
+        models = state.gateway.health()
+        ready = bool(models) and all(model["ready"] for model in models.values())
+        return _json({"status": "ready" if ready else "unavailable", "models": models}, 200 if ready else 503)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return _json(
             {"error": "Not found", "detail": f"No route for {request.method} {request.url.path}"}, 404
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         routes=[
             Route("/openapi.json", get_only(openapi), methods=ALL_METHODS),
             Route("/healthz", get_only(healthz), methods=ALL_METHODS),
+            Route("/readyz", get_only(readyz), methods=ALL_METHODS),
             Route("/{slug}", ModelSlugEndpoint(state), methods=["POST"]),
         ],
         lifespan=lifespan,

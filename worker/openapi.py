@@ -123,6 +123,37 @@ STREAM_EVENT: dict[str, Any] = {
 }
 
 
+READINESS: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "models"],
+    "properties": {
+        "status": {"enum": ["ready", "unavailable"]},
+        "models": {
+            "type": "object",
+            "description": "Per slug: `ready` and its targets (name, adapter, origin, model, breaker state).",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["ready", "targets"],
+                "properties": {
+                    "ready": {"type": "boolean"},
+                    "targets": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "adapter", "state"],
+                            "properties": {
+                                "state": {"enum": ["closed", "open", "half_open"]},
+                                "consecutive_failures": {"type": "integer"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 def _error(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -207,6 +238,22 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                     "operationId": "healthz",
                     "summary": "The process is alive",
                     "responses": {"200": {"description": "Alive", "content": {"application/json": {}}}},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "summary": "Configuration loaded; every model has a target its breaker lets through",
+                    "responses": {
+                        "200": {
+                            "description": "Ready",
+                            "content": {"application/json": {"schema": READINESS}},
+                        },
+                        "503": {
+                            "description": "A model has no usable target (every circuit breaker open)",
+                            "content": {"application/json": {"schema": READINESS}},
+                        },
+                    },
                 }
             },
         },

@@ -9,15 +9,11 @@ event and the longest silence between two events.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
-from worker.answer import answer_events
 from worker.errors import UpstreamTimeout
 from worker.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
-from worker.models import ModelEntry
-from worker.settings import Settings
 from worker.tokens import count_prompt_tokens, count_tokens
-from worker.upstreams.base import Upstream
 
 
 def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
@@ -69,26 +65,3 @@ async def normalize(
             await close()
     yield Finish(finish or ("tool_calls" if saw_tool_call else "stop"))
     yield UsageEvent(usage or estimate_usage(request, "".join(produced)))
-
-
-class Gateway:
-    """Routes a request to its model's adapter; the adapters are built once, at start-up."""
-
-    def __init__(self, settings: Settings, adapters: Mapping[str, Upstream]) -> None:
-        self.settings = settings
-        self.adapters = adapters
-
-    def events(self, request: ChatRequest, entry: ModelEntry) -> AsyncIterator[Event]:
-        target = entry.primary
-        adapter = self.adapters[target.adapter]
-        settings = self.settings
-
-        def run(upstream_request: ChatRequest) -> AsyncIterator[Event]:
-            return normalize(
-                adapter.events(upstream_request, target),
-                upstream_request,
-                settings.upstream_first_byte_timeout or None,
-                settings.upstream_idle_timeout or None,
-            )
-
-        return answer_events(request, target, run, settings.reasoning_mode)

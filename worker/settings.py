@@ -61,6 +61,31 @@ class Settings:
     )
     pool_max_connections: int = _setting(256, "Most open connections to the upstream per process.")
     pool_max_keepalive: int = _setting(64, "Most idle keep-alive connections kept to the upstream.")
+    upstream_proxy: str = _setting(
+        "",
+        "Outbound proxy for all upstream traffic: `http://`, `https://`, `socks5://` or `socks5h://` URL; "
+        "empty: direct.",
+        secret=True,
+    )
+    retry_attempts: int = _setting(
+        2, "Retries of one upstream target (after its first try) before failing over to the next."
+    )
+    retry_backoff_base: float = _setting(
+        0.25, "Seconds of the first retry's backoff; doubles per retry, with full jitter."
+    )
+    retry_backoff_cap: float = _setting(4.0, "Longest backoff between two tries, in seconds.")
+    retry_after_max: float = _setting(
+        30.0, "Longest upstream `Retry-After` honoured by waiting; longer ones fail over at once."
+    )
+    breaker_failures: int = _setting(
+        5, "Consecutive failures of one target that open its circuit breaker; 0 turns breakers off."
+    )
+    breaker_cooldown: float = _setting(
+        30.0, "Seconds an open breaker rejects its target before one half-open probe is let through."
+    )
+    key_cooldown: float = _setting(
+        60.0, "Seconds an upstream API key rests after a 401, 403 or 429 while other keys are used."
+    )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
     reasoning_mode: str = _setting(
         "inline",

@@ -9,11 +9,13 @@ import httpx
 
 from worker.auth import KeyRing
 from worker.models import ModelTable, load_table
-from worker.pipeline import Gateway
+from worker.routing import Gateway, public_origin
 from worker.settings import Settings, SettingsError
 from worker.upstreams.base import Upstream
+from worker.upstreams.chained import ChainedGateway
 from worker.upstreams.openai_compat import OpenAICompatible
 from worker.upstreams.simulator import Simulator
+from worker.upstreams.workers_ai import WorkersAI
 
 log = logging.getLogger("worker")
 
@@ -50,6 +52,7 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
         ),
         follow_redirects=False,
         trust_env=False,
+        proxy=settings.upstream_proxy or None,
     )
 
 
@@ -75,6 +78,8 @@ def build_state(settings: Settings) -> AppState:
     adapters: dict[str, Upstream] = {
         "openai": OpenAICompatible(http),
         "simulator": Simulator(settings.simulator_token_delay, settings.simulator_reasoning_field),
+        "workers-ai": WorkersAI(http),
+        "gateway": ChainedGateway(http),
     }
     for entry in table.entries.values():
         for target in entry.targets:
@@ -85,6 +90,6 @@ def build_state(settings: Settings) -> AppState:
                     entry.slug,
                 )
             else:
-                log.info("model '%s' -> %s (%s)", entry.slug, target.base_url, target.model)
+                log.info("model '%s' -> %s (%s)", entry.slug, public_origin(target.base_url), target.model)
     keys = KeyRing(settings.api_keys, allow_anyone=settings.allow_no_auth)
-    return AppState(settings, table, keys, http, Gateway(settings, adapters))
+    return AppState(settings, table, keys, http, Gateway(settings, adapters, table))

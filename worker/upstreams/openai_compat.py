@@ -33,6 +33,7 @@ from worker.ir import (
 )
 from worker.models import Target
 from worker.upstreams.completions import completion_payload, text_chunk_events, text_completion_events
+from worker.upstreams.http import request_timeout
 from worker.upstreams.pool_janitor import reclaim_orphans
 from worker.upstreams.sse import ServerSentEvent, SSEDecoder, SSETooLarge
 from worker.upstreams.status import error_for_status, redact
@@ -228,8 +229,10 @@ class OpenAICompatible:
         url = f"{target.base_url}/completions" if is_raw else f"{target.base_url}/chat/completions"
         decode_body = text_completion_events if is_raw else completion_events
         decode_chunk = text_chunk_events if is_raw else chunk_events
+        timeout = request_timeout(target)  # the target's own timeouts, if the model table gives any
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
-            async with self._client.stream("POST", url, content=body, headers=headers) as response:
+            async with self._client.stream("POST", url, content=body, headers=headers, **extra) as response:
                 if response.status_code >= 400:
                     raw = await _read_bounded(response, MAX_ERROR_BODY)
                     raise error_for_status(response.status_code, raw, response.headers, secrets)
@@ -293,7 +296,9 @@ async def _stream_events(
             finished = finished or isinstance(event, Finish)
             yield event
     if not finished:
-        raise UpstreamBadResponse("The upstream stream ended before the answer was finished")
+        raise UpstreamBadResponse(
+            "The upstream stream ended before the answer was finished", {"truncated": True}
+        )
 
 
 async def _finish_reading(chunks: AsyncIterator[bytes], limit: int = 64 * 1024) -> None:

@@ -1,0 +1,35 @@
+"""Adapter for another gateway speaking our own `POST /:modelSlug` contract, so gateways can be chained
+(an edge gateway in front of a regional one, each with its own keys and upstreams).
+
+The target's `model` is the next gateway's slug; the answer is asked for in the Workers shape
+(`?shape=workers`) whatever that gateway's default. Its errors are `{"error", "detail"}` with the
+contract's statuses. A 404 means the slug is not served there, which is this gateway's configuration,
+so it is an `UpstreamError`, not the client's fault. Note that retries multiply along a chain: the
+next gateway already retried before answering 500, so chained front gateways usually want
+`RETRY_ATTEMPTS=0` and rely on failover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from worker.errors import GatewayError, UpstreamError
+from worker.models import Target
+from worker.upstreams.status import error_for_status, redact, upstream_message
+from worker.upstreams.workers_format import WorkersStyleUpstream
+
+
+class ChainedGateway(WorkersStyleUpstream):
+    def url(self, target: Target) -> str:
+        return f"{target.base_url}/{quote(target.model, safe='')}?shape=workers"
+
+    def error(
+        self, status: int, body: bytes, headers: Mapping[str, str], keys: tuple[str, ...]
+    ) -> GatewayError:
+        if status == 404:
+            said = redact(upstream_message(body), keys)
+            return UpstreamError(
+                f"The next gateway does not serve this model: {said}", {"upstream_status": 404}
+            )
+        return error_for_status(status, body, headers, keys)
