@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -32,6 +33,12 @@ MESSAGES_BRANCH = _BRANCHES["Qwen_Qwq_32B_Messages"]
 _FULL = Draft202012Validator(INPUT_SCHEMA)
 _PROMPT = Draft202012Validator(PROMPT_BRANCH)
 _MESSAGES = Draft202012Validator(MESSAGES_BRANCH)
+# The accept path: the same three schemas compiled by jsonschema-rs (Rust), ~20-100x faster than the
+# pure-Python validator on a typical body. A body it rejects, or one the role rule rejects, takes the
+# slow path above, which alone writes the messages a person reads.
+_FAST_FULL = jsonschema_rs.Draft202012Validator(INPUT_SCHEMA)
+_FAST_PROMPT = jsonschema_rs.Draft202012Validator(PROMPT_BRANCH)
+_FAST_MESSAGES = jsonschema_rs.Draft202012Validator(MESSAGES_BRANCH)
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
@@ -105,6 +112,10 @@ def validate_body(body: Any) -> dict[str, Any]:
         raise _fail([{"path": "/", "message": "give either 'prompt' or 'messages', not both"}])
     if not has_prompt and not has_messages:
         raise _fail([{"path": "/", "message": "one of 'prompt' or 'messages' is required"}])
+    fast = _FAST_PROMPT if has_prompt else _FAST_MESSAGES
+    accepted = fast.is_valid(body) and _FAST_FULL.is_valid(body)
+    if accepted and (not has_messages or not _role_violations(body["messages"])):
+        return {**DEFAULTS, **body}
     branch = _PROMPT if has_prompt else _MESSAGES
     violations = _violations(branch.iter_errors(body))
     if not violations and has_messages:

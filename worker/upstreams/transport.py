@@ -1,0 +1,116 @@
+"""An `httpx` transport that sends requests through one `aiohttp` connection pool.
+
+Why: httpx's own pool (httpcore) is the largest cost on the gateway's path. On every request it walks
+every pooled connection asking the socket whether it is still readable and re-enters anyio's
+machinery; profiled under the benchmark (README § Performance) that was over half of the gateway's
+CPU, and a plain `httpx.AsyncClient` proxy reached ~240 req/s where the same proxy on aiohttp reached
+~2,000. aiohttp's connector keeps idle connections in a per-host list and its HTTP parser is C.
+
+The seam is httpx's two-method transport (`handle_async_request`, `aclose`), so the adapters keep the
+`httpx.AsyncClient` interface (and tests can still swap in `httpx.MockTransport`). aiohttp errors are
+translated into httpx's exception tree here, at the boundary, so callers catch only httpx errors.
+Closing the returned stream before the end of the body closes the connection instead of pooling it:
+that is what stops an upstream generation when the client has gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+
+
+class _Body(httpx.AsyncByteStream):
+    __slots__ = ("_response",)
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            # `iter_any` hands out bytes as they arrive: an SSE event is not held back to fill a buffer.
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _translate(exc) from exc
+
+    async def aclose(self) -> None:
+        if self._response.content.at_eof():
+            self._response.release()  # the body is complete: the connection goes back to the pool
+        else:
+            self._response.close()  # abandoned mid-body: drop the connection, the upstream stops
+
+
+def _translate(exc: BaseException) -> httpx.TransportError:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(str(exc))
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):  # connecting, or waiting for a pooled connection
+        return httpx.ConnectTimeout(str(exc))
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return httpx.ReadTimeout(str(exc) or "no data from the upstream in time")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError("The upstream closed the connection")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return httpx.ReadError(str(exc))
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return httpx.RemoteProtocolError(str(exc))
+    return httpx.NetworkError(str(exc) or type(exc).__name__)
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """One aiohttp session per transport, created on first use (it must belong to the running loop)."""
+
+    def __init__(self, max_connections: int, keepalive_expiry: float = 30.0) -> None:
+        self._max_connections = max_connections
+        self._keepalive_expiry = keepalive_expiry
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, keepalive_timeout=self._keepalive_expiry, ttl_dns_cache=300
+        )
+        # No cookie jar: an upstream's cookies must not leak from one client's request into another's.
+        return aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = self._open()
+        timeouts = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=timeouts.get("pool"),
+            sock_connect=timeouts.get("connect"),
+            sock_read=timeouts.get("read"),
+        )
+        try:
+            body = request.content
+        except httpx.RequestNotRead:  # built from a stream: read it (the gateway always sends bytes)
+            body = await request.aread()
+        try:
+            response = await session.request(
+                request.method,
+                str(request.url),
+                data=body or None,
+                headers=request.headers.multi_items(),
+                allow_redirects=False,
+                timeout=timeout,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _translate(exc) from exc
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
