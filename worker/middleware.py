@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from worker.asgi import Message, Receive, Scope, Send, send_json
+from worker.coalesce import CoalescingSend
 from worker.errors import ClientClosed
 
 log = logging.getLogger("worker.access")
@@ -49,13 +50,14 @@ class AccessLogMiddleware:
         rid_header = (b"x-request-id", request_id.encode())
         started = time.perf_counter()
         status = 0
+        coalesced = CoalescingSend(send)  # one socket write per burst of streamed events (coalesce.py)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), rid_header]
-            await send(message)
+            await coalesced(message)
 
         try:
             await self.app(scope, receive, send_with_id)
@@ -68,6 +70,7 @@ class AccessLogMiddleware:
                 await send_with_id_safe(send_with_id, body)
             status = 500
         finally:
+            coalesced.discard()
             status = scope.get(STATUS_KEY, status)
             if log.isEnabledFor(logging.INFO):
                 log.info(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 
+from worker.deadline import WaitDeadline
 from worker.errors import UpstreamTimeout
 from worker.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
 from worker.models import ModelEntry
@@ -39,16 +40,21 @@ async def normalize(
     saw_tool_call = False
     timeout = first_timeout
     iterator = aiter(events)
+    deadline = WaitDeadline()  # one timer for the whole stream, not one per event (worker/deadline.py)
     try:
         while True:
+            deadline.arm(timeout)
             try:
-                async with asyncio.timeout(timeout):
-                    event = await anext(iterator)
+                event = await anext(iterator)
             except StopAsyncIteration:
                 break
-            except TimeoutError as exc:
+            except asyncio.CancelledError as exc:
+                if not deadline.expired():
+                    raise
                 which = "first byte" if timeout == first_timeout else "next event"
                 raise UpstreamTimeout(f"The upstream sent nothing for {timeout:g} s ({which})") from exc
+            finally:
+                deadline.disarm()
             timeout = idle_timeout
             if isinstance(event, Finish):
                 finish = event.reason
@@ -62,6 +68,7 @@ async def normalize(
                     produced.append(event.text)
                 yield event
     finally:
+        deadline.close()
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()

@@ -25,7 +25,7 @@ session: aiohttp.ClientSession | None = None
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     global session
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2048))
     yield
     await session.close()
 

@@ -84,7 +84,7 @@ def measure(name: str, port: int, make: Any, up: int, server: Server | None, sca
         out[kind] = cell
     if server:
         rate = out["c32"]["rate"] or 1
-        seconds = min(50_000 / rate * 1.05, 30 * scale)
+        seconds = min(50_000 / rate * 1.05, 45 * scale)
         before = server.rss()
         result = wrk(port, json_request, 32, max(seconds, 1))
         out["soak"] = {"requests": result.requests, "rss_before_kb": before, "rss_after_kb": server.rss()}
@@ -149,7 +149,9 @@ def run_contender(contender: Contender, up: int, workdir: Path, scale: float) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short cells (a smoke test, not figures)")
-    parser.add_argument("--only", default="", help="run only contenders whose name contains this")
+    parser.add_argument(
+        "--only", default="", help="run only contenders whose name contains one of these (comma separated)"
+    )
     args = parser.parse_args()
     scale = 0.25 if args.quick else 1.0
     workdir = Path(tempfile.mkdtemp(prefix="qwq-bench-"))
@@ -170,7 +172,7 @@ def main() -> int:
         rows = [measure("direct (nginx, the floor)", up, direct_request, up, None, scale)]
         print(f"measured {rows[-1]['name']}", file=sys.stderr)
         for contender in contenders():
-            if args.only and args.only not in contender.name:
+            if args.only and not any(part in contender.name for part in args.only.split(",")):
                 continue
             rows.append(run_contender(contender, up, workdir, scale))
             print(f"measured {contender.name}: {rows[-1].get('error') or 'ok'}", file=sys.stderr)

@@ -140,6 +140,7 @@ def contenders() -> list[Contender]:
                 "API_KEYS": GATEWAY_KEY,
                 "MODELS_FILE": str(_gateway_models(wd, up)),
                 "LOG_LEVEL": "info",
+                "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
             },
             gateway_slug_request,
         ),
@@ -150,6 +151,7 @@ def contenders() -> list[Contender]:
                 "API_KEYS": GATEWAY_KEY,
                 "MODELS_FILE": str(_gateway_models(wd, up)),
                 "LOG_LEVEL": "info",
+                "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
             },
             gateway_openai_request,
         ),
