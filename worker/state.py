@@ -33,27 +33,31 @@ class AppState:
         await self.http.aclose()
 
 
-def make_http_client(settings: Settings) -> httpx.AsyncClient:
+def make_http_client(settings: Settings, transport: AiohttpTransport | None = None) -> httpx.AsyncClient:
     """The one upstream client of this process, with explicit pool limits and timeouts.
 
     httpx's interface over an aiohttp pool (`worker.upstreams.transport`): httpx's own pool was over half
     of the gateway's CPU per request under load (README § Performance).
     """
-    read = max(settings.upstream_first_byte_timeout, settings.upstream_idle_timeout) or None
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            connect=settings.upstream_connect_timeout or None,
-            read=read,
-            write=30.0,
-            pool=settings.upstream_connect_timeout or None,
-        ),
+        timeout=upstream_timeout(settings),
         limits=httpx.Limits(
             max_connections=settings.pool_max_connections,
             max_keepalive_connections=settings.pool_max_keepalive,
         ),
         follow_redirects=False,
         trust_env=False,
-        transport=AiohttpTransport(settings.pool_max_connections),
+        transport=transport or AiohttpTransport(settings.pool_max_connections),
+    )
+
+
+def upstream_timeout(settings: Settings) -> httpx.Timeout:
+    read = max(settings.upstream_first_byte_timeout, settings.upstream_idle_timeout) or None
+    return httpx.Timeout(
+        connect=settings.upstream_connect_timeout or None,
+        read=read,
+        write=30.0,
+        pool=settings.upstream_connect_timeout or None,
     )
 
 
@@ -75,9 +79,11 @@ def build_state(settings: Settings) -> AppState:
         log.warning("ALLOW_NO_AUTH is set and no API_KEYS are configured: EVERY REQUEST IS ACCEPTED.")
         log.warning("This is for local development only. Never expose this server.")
         log.warning(banner)
-    http = make_http_client(settings)
+    # One pool, two doors: httpx's interface, and the adapter's lean `stream_post` (transport.py).
+    transport = AiohttpTransport(settings.pool_max_connections, timeout=upstream_timeout(settings))
+    http = make_http_client(settings, transport)
     adapters: dict[str, Upstream] = {
-        "openai": OpenAICompatible(http),
+        "openai": OpenAICompatible(http, fast=transport),
         "simulator": Simulator(settings.simulator_token_delay, settings.simulator_reasoning_field),
     }
     for entry in table.entries.values():

@@ -56,3 +56,36 @@ async def test_a_stream_arrives_in_pieces_and_closing_early_stops_the_upstream(
             break
         await asyncio.sleep(0.02)
     assert fake_upstream.app.stats.cancelled == 1 and fake_upstream.app.stats.open == 0
+
+
+async def test_stream_post_reads_status_headers_and_body(fake_upstream: LiveServer) -> None:
+    transport = AiohttpTransport(8, timeout=httpx.Timeout(5.0))
+    try:
+        url = f"{fake_upstream.url}/v1/chat/completions"
+        async with transport.stream_post(url, orjson.dumps(CHAT), {"authorization": "Bearer k"}) as r:
+            assert r.status_code == 200
+            assert r.headers.get("Content-Type", "").startswith("application/json")  # any case
+            assert orjson.loads(await r.aread())["choices"][0]["message"]["content"]
+        bad = {**CHAT, "messages": [{"role": "user", "content": "[sim:error-503] hi"}]}
+        async with transport.stream_post(url, orjson.dumps(bad), {}) as r:
+            assert r.status_code == 503 and await r.aread()
+    finally:
+        await transport.aclose()
+
+
+async def test_stream_post_leaving_early_stops_the_upstream(fake_upstream: LiveServer) -> None:
+    transport = AiohttpTransport(8, timeout=httpx.Timeout(5.0))
+    body = {**CHAT, "stream": True, "messages": [{"role": "user", "content": "[sim:stall] hi"}]}
+    try:
+        url = f"{fake_upstream.url}/v1/chat/completions"
+        async with transport.stream_post(url, orjson.dumps(body), {}) as r:
+            async for chunk in r.aiter_bytes():
+                assert b"data:" in chunk
+                break
+        for _ in range(150):  # a liveness bound (3 s), not a speed assertion
+            if fake_upstream.app.stats.cancelled:
+                break
+            await asyncio.sleep(0.02)
+        assert fake_upstream.app.stats.cancelled == 1 and fake_upstream.app.stats.open == 0
+    finally:
+        await transport.aclose()

@@ -33,6 +33,9 @@ from worker.ir import (
 from worker.models import Target
 from worker.upstreams.sse import SSEDecoder
 from worker.upstreams.status import error_for_status
+from worker.upstreams.transport import AiohttpTransport, UpstreamResponse
+
+Answer = httpx.Response | UpstreamResponse
 
 # IR sampling field -> OpenAI field. The names agree today; the table is where they would not.
 PARAMS: dict[str, str] = {f.name: f.name for f in dataclasses.fields(SamplingParams)}
@@ -199,8 +202,9 @@ def chunk_events(data: Any) -> Iterator[Event]:
 
 
 class OpenAICompatible:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, fast: AiohttpTransport | None = None) -> None:
         self._client = client
+        self._fast = fast  # the same pool without httpx's models on the hot path (transport.py)
 
     async def aclose(self) -> None:
         """The shared client belongs to the application, which closes it."""
@@ -215,7 +219,12 @@ class OpenAICompatible:
         body = orjson.dumps(build_payload(request, target))
         url = f"{target.base_url}/chat/completions"
         try:
-            async with self._client.stream("POST", url, content=body, headers=headers) as response:
+            opened = (
+                self._fast.stream_post(url, body, headers)
+                if self._fast is not None
+                else self._client.stream("POST", url, content=body, headers=headers)
+            )
+            async with opened as response:
                 if response.status_code >= 400:
                     raw = await _read_bounded(response, MAX_ERROR_BODY)
                     raise error_for_status(response.status_code, raw, response.headers, secrets)
@@ -236,7 +245,7 @@ class OpenAICompatible:
             raise UpstreamError(f"The upstream connection failed ({type(exc).__name__})") from exc
 
 
-async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
+async def _read_bounded(response: Answer, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
@@ -247,7 +256,7 @@ async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
     return b"".join(parts)[:limit]
 
 
-async def _stream_events(response: httpx.Response) -> AsyncIterator[Event]:
+async def _stream_events(response: Answer) -> AsyncIterator[Event]:
     decoder = SSEDecoder()
     finished = False
     async for chunk in response.aiter_bytes():
