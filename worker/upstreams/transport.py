@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 import httpx
 
+READ_SIZE = 4096
+
 
 class _Body(httpx.AsyncByteStream):
     __slots__ = ("_response",)
@@ -30,8 +32,10 @@ class _Body(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            # `iter_any` hands out bytes as they arrive: an SSE event is not held back to fill a buffer.
-            async for chunk in self._response.content.iter_any():
+            # Bytes are handed out as they arrive (an SSE event is never held back to fill a buffer),
+            # at most READ_SIZE at a time: when a burst of events is already buffered, the first one is
+            # decoded and sent before the rest are parsed, which keeps time to first event short.
+            async for chunk in self._response.content.iter_chunked(READ_SIZE):
                 yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _translate(exc) from exc
