@@ -8,8 +8,9 @@ generic 500 that names the request id, so a stack trace can reach neither the cl
 
 from __future__ import annotations
 
+import itertools
 import logging
-import secrets
+import os
 import time
 from typing import Any
 
@@ -22,6 +23,16 @@ from worker.errors import ClientClosed
 log = logging.getLogger("worker.access")
 REQUEST_ID_KEY = "worker.request_id"
 STATUS_KEY = "worker.status"
+
+
+# Request ids must be unique, not secret: a random per-process prefix and a counter give 16 hex digits
+# like `secrets.token_hex(8)` did, without its `getrandom` system call on every request (3% of CPU).
+_ID_PREFIX = os.urandom(4).hex()
+_ID_COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFF:08x}"
 
 
 def request_id_of(scope: Scope) -> str:
@@ -45,7 +56,7 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or secrets.token_hex(8)
+        request_id = _incoming_request_id(scope) or new_request_id()
         scope[REQUEST_ID_KEY] = request_id
         rid_header = (b"x-request-id", request_id.encode())
         started = time.perf_counter()
