@@ -133,6 +133,7 @@ AGREEMENT_BODIES: list[Any] = [
     {"prompt": "hi", "temperature": 9},
     {"prompt": "hi", "top_k": 51},
     {"prompt": "hi", "seed": 0},
+    {"prompt": "hi", "seed": 10**30},
     {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": True},
     {"messages": [{"role": "user", "content": 5}]},
     {"messages": "hi"},

@@ -113,7 +113,10 @@ def validate_body(body: Any) -> dict[str, Any]:
     if not has_prompt and not has_messages:
         raise _fail([{"path": "/", "message": "one of 'prompt' or 'messages' is required"}])
     fast = _FAST_PROMPT if has_prompt else _FAST_MESSAGES
-    accepted = fast.is_valid(body) and _FAST_FULL.is_valid(body)
+    try:
+        accepted = fast.is_valid(body) and _FAST_FULL.is_valid(body)
+    except ValueError:  # a value the Rust side cannot take in: let the slow path judge and explain it
+        accepted = False
     if accepted and (not has_messages or not _role_violations(body["messages"])):
         return {**DEFAULTS, **body}
     branch = _PROMPT if has_prompt else _MESSAGES
