@@ -165,3 +165,60 @@ def test_max_tokens_below_one_is_refused(limit: int) -> None:
     assert violations({"prompt": "x", "max_tokens": limit}) == [
         {"path": "/max_tokens", "message": "max_tokens must be at least 1"}
     ]
+
+
+# The accept path (jsonschema-rs) and the reporting path (jsonschema) must agree on every verdict, or a
+# body could be accepted by one and explained as wrong by the other.
+AGREEMENT_BODIES: list[Any] = [
+    {"prompt": "hi"},
+    {"prompt": ""},
+    {"prompt": "hi", "temperature": 9},
+    {"prompt": "hi", "top_k": 51},
+    {"prompt": "hi", "seed": 0},
+    {"prompt": "hi", "seed": 10**30},
+    {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": True},
+    {"messages": [{"role": "user", "content": 5}]},
+    {"messages": "hi"},
+    {"messages": [{"role": "tool", "content": "42", "tool_call_id": "000000001"}]},
+    {"messages": [{"role": "tool", "content": "42", "tool_call_id": "short"}]},
+    {"messages": [{"role": "user", "content": [{"type": "text", "text": "look"}]}]},
+    {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}],
+            }
+        ]
+    },
+    {
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}
+        ]
+    },
+    {
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"name": "f", "description": "d", "parameters": {}}],
+    },
+    {
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+    },
+    {"messages": [{"role": "user", "content": "hi"}], "guided_json": {"type": "object"}},
+    {"messages": [{"role": "user", "content": "hi"}], "guided_json": "not an object"},
+]
+
+
+@pytest.mark.parametrize("body", AGREEMENT_BODIES)
+def test_fast_and_reporting_validators_agree(body: Any) -> None:
+    from worker import validation
+
+    has_prompt = "prompt" in body
+    fast = validation._FAST_PROMPT if has_prompt else validation._FAST_MESSAGES
+    slow = validation._PROMPT if has_prompt else validation._MESSAGES
+    assert fast.is_valid(body) == slow.is_valid(body)
+    assert validation._FAST_FULL.is_valid(body) == validation._FULL.is_valid(body)
+
+
+def test_a_body_the_fast_path_accepts_gets_the_defaults_too() -> None:
+    body = validate_body({"messages": [{"role": "user", "content": "hi"}], "stream": True})
+    assert body["stream"] is True and body["max_tokens"] == 256

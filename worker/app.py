@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from worker.endpoints import ModelSlugEndpoint
+from worker.fastpath import SlugFastPath
 from worker.middleware import AccessLogMiddleware
 from worker.openapi import openapi_document
 from worker.settings import Settings, load_settings
@@ -99,15 +100,20 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
 
         return handler
 
+    slug_endpoint = ModelSlugEndpoint(state)
     app = Starlette(
         exception_handlers={404: not_found, 405: method_not_allowed, Exception: server_error},
         routes=[
             Route("/openapi.json", get_only(openapi), methods=ALL_METHODS),
             Route("/healthz", get_only(healthz), methods=ALL_METHODS),
             Route("/readyz", get_only(readyz), methods=ALL_METHODS),
-            Route("/{slug}", ModelSlugEndpoint(state), methods=["POST"]),
+            Route("/{slug}", slug_endpoint, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
     app.state.gateway = state
-    return AccessLogMiddleware(app)
+    # `POST /{slug}` skips the router (worker/fastpath.py); every other route's path stays Starlette's.
+    other_paths = [
+        getattr(r, "path", "") for r in app.routes if getattr(r, "endpoint", None) is not slug_endpoint
+    ]
+    return AccessLogMiddleware(SlugFastPath(app, slug_endpoint, other_paths))

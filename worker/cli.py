@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 from worker.settings import SettingsError, load_settings
+
+
+def fastest(module: str) -> str:
+    """uvloop's event loop and httptools' parser when installed (uvicorn[standard] brings both), else
+    uvicorn's pure-Python choices. Named explicitly so a missing wheel shows up as "auto" in one place."""
+    return module if importlib.util.find_spec(module) is not None else "auto"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers,
+        loop=fastest("uvloop"),
+        http=fastest("httptools"),
         access_log=False,  # the gateway logs every request itself, including 499s
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,

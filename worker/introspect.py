@@ -2,7 +2,9 @@
 
 `snapshot(state)` must run on the server's own event loop (e.g. `LiveServer.call(...)` in tests). It
 reports the asyncio tasks alive on that loop and the connections in the shared upstream pool, so a
-test can prove that abandoned streams leave nothing behind. httpx has no public accessor for its pool:
+test can prove that abandoned streams leave nothing behind. The default upstream pool is aiohttp's
+(`AiohttpTransport.connection_counts`); with an outbound proxy it is httpx's own. httpx has no public
+accessor for its pool:
 `upstream_connections` is the one place that reaches into it (httpx 0.28: `client._transport._pool`,
 an httpcore pool whose `connections` property is public), and it fails loudly if that ever moves.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from worker.state import AppState
+from worker.upstreams.transport import AiohttpTransport
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +27,11 @@ class PoolCount:
 
 
 def upstream_connections(client: httpx.AsyncClient) -> PoolCount:
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    transport = getattr(client, "_transport", None)
+    if isinstance(transport, AiohttpTransport):
+        opened, busy = transport.connection_counts()
+        return PoolCount(open=opened, busy=busy)
+    pool = getattr(transport, "_pool", None)
     connections = getattr(pool, "connections", None)
     if connections is None:
         raise RuntimeError("this httpx version does not expose its connection pool as expected")

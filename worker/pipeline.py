@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from worker.errors import UpstreamTimeout
 from worker.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
 from worker.tokens import count_prompt_tokens, count_tokens
+from worker.wait_deadline import WaitDeadline
 
 
 def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
@@ -37,16 +38,21 @@ async def normalize(
     timeout = first_timeout
     waiting_for_first = True
     iterator = aiter(events)
+    deadline = WaitDeadline()  # one timer for the whole stream, not one per event (worker/wait_deadline.py)
     try:
         while True:
+            deadline.arm(timeout)
             try:
-                async with asyncio.timeout(timeout):
-                    event = await anext(iterator)
+                event = await anext(iterator)
             except StopAsyncIteration:
                 break
-            except TimeoutError as exc:
+            except asyncio.CancelledError as exc:
+                if not deadline.expired():
+                    raise
                 which = "before its first event" if waiting_for_first else "between two events"
                 raise UpstreamTimeout(f"The upstream sent nothing for {timeout:g} s {which}") from exc
+            finally:
+                deadline.disarm()
             timeout, waiting_for_first = idle_timeout, False
             if isinstance(event, Finish):
                 finish = event.reason
@@ -60,6 +66,7 @@ async def normalize(
                     produced.append(event.text)
                 yield event
     finally:
+        deadline.close()
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()

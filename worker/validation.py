@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -40,6 +41,13 @@ SHARED_FIELDS: dict[str, Any] = {
 _SHARED = Draft202012Validator(SHARED_FIELDS)
 _PROMPT = Draft202012Validator(PROMPT_BRANCH)
 _MESSAGES = Draft202012Validator(MESSAGES_BRANCH)
+# The accept path: the same three schemas compiled by jsonschema-rs (Rust), ~20-100x faster than the
+# pure-Python validator on a typical body. A body it rejects, or one the role rule rejects, takes the
+# slow path above, which alone writes the messages a person reads.
+_FAST_FULL = jsonschema_rs.Draft202012Validator(INPUT_SCHEMA)
+_FAST_PROMPT = jsonschema_rs.Draft202012Validator(PROMPT_BRANCH)
+_FAST_MESSAGES = jsonschema_rs.Draft202012Validator(MESSAGES_BRANCH)
+_FAST_SHARED = jsonschema_rs.Draft202012Validator(SHARED_FIELDS)
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
@@ -121,21 +129,38 @@ def validate_body(body: Any) -> dict[str, Any]:
         raise _fail([{"path": "/", "message": "give either 'prompt' or 'messages', not both"}])
     if not has_prompt and not has_messages:
         raise _fail([{"path": "/", "message": "one of 'prompt' or 'messages' is required"}])
+    fast = _FAST_PROMPT if has_prompt else _FAST_MESSAGES
+    try:
+        accepted = fast.is_valid(body) and _FAST_FULL.is_valid(body)
+        if accepted and has_prompt and ("tools" in body or "functions" in body):
+            accepted = _FAST_SHARED.is_valid(body)
+    except ValueError:  # a value the Rust side cannot take in: let the slow path judge and explain it
+        accepted = False
+    if accepted:
+        violations = _gateway_rule_violations(body, has_messages)
+        if not violations:
+            return {**DEFAULTS, **body}
+        raise _fail(violations)
     branch = _PROMPT if has_prompt else _MESSAGES
     violations = _violations(branch.iter_errors(body))
     if not violations and has_prompt:
         violations = _violations(_SHARED.iter_errors(body))
-    if not violations and has_messages:
-        violations = _role_violations(body["messages"])
     if not violations:
-        violations = _tool_name_violations(body.get("tools", ())) + _raw_violations(body)
-        if body.get("max_tokens", 1) < 1:  # the schema sets no minimum; no upstream accepts one below 1
-            violations.append({"path": "/max_tokens", "message": "max_tokens must be at least 1"})
+        violations = _gateway_rule_violations(body, has_messages)
     if not violations and not _FULL.is_valid(body):  # belt and braces: the published oneOf as a whole
         violations = _violations(_FULL.iter_errors(body))
     if violations:
         raise _fail(violations)
     return {**DEFAULTS, **body}
+
+
+def _gateway_rule_violations(body: Mapping[str, Any], has_messages: bool) -> list[dict[str, str]]:
+    """The rules the gateway adds to a body the schema accepts (module docstring)."""
+    violations = _role_violations(body["messages"]) if has_messages else []
+    violations += _tool_name_violations(body.get("tools", ())) + _raw_violations(body)
+    if body.get("max_tokens", 1) < 1:  # the schema sets no minimum; no upstream accepts one below 1
+        violations.append({"path": "/max_tokens", "message": "max_tokens must be at least 1"})
+    return violations
 
 
 def _role_violations(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,7 +189,7 @@ def _answer(request: ChatRequest, rng: random.Random, fault: Fault | None, first
 
 def _object_example(parameters: Any) -> dict[str, Any]:
     """Tool arguments are always a JSON object, whatever odd schema the tool declares."""
-    example = example_for(dict(parameters))
+    example = example_for(dict(parameters)) if isinstance(parameters, Mapping) else None
     return example if isinstance(example, dict) else {}
 
 

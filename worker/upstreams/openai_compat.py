@@ -37,6 +37,9 @@ from worker.upstreams.http import request_timeout
 from worker.upstreams.pool_janitor import reclaim_orphans
 from worker.upstreams.sse import ServerSentEvent, SSEDecoder, SSETooLarge
 from worker.upstreams.status import error_for_status, redact
+from worker.upstreams.transport import AiohttpTransport, UpstreamResponse
+
+Answer = httpx.Response | UpstreamResponse
 
 # IR sampling field -> OpenAI field. The names agree today; the table is where they would not.
 PARAMS: dict[str, str] = {f.name: f.name for f in dataclasses.fields(SamplingParams)}
@@ -207,8 +210,9 @@ def chunk_events(data: Any) -> Iterator[Event]:
 
 
 class OpenAICompatible:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, fast: AiohttpTransport | None = None) -> None:
         self._client = client
+        self._fast = fast  # the same pool without httpx's models on the hot path (transport.py)
 
     async def aclose(self) -> None:
         """The shared client belongs to the application, which closes it."""
@@ -232,7 +236,12 @@ class OpenAICompatible:
         timeout = request_timeout(target)  # the target's own timeouts, if the model table gives any
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
-            async with self._client.stream("POST", url, content=body, headers=headers, **extra) as response:
+            opened = (
+                self._fast.stream_post(url, body, headers, timeout)
+                if self._fast is not None
+                else self._client.stream("POST", url, content=body, headers=headers, **extra)
+            )
+            async with opened as response:
                 if response.status_code >= 400:
                     raw = await _read_bounded(response, MAX_ERROR_BODY)
                     raise error_for_status(response.status_code, raw, response.headers, secrets)
@@ -262,7 +271,7 @@ class OpenAICompatible:
             raise
 
 
-async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
+async def _read_bounded(response: Answer, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
@@ -274,7 +283,7 @@ async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
 
 
 async def _stream_events(
-    response: httpx.Response, decode: Callable[[Any], Iterator[Event]] = chunk_events
+    response: Answer, decode: Callable[[Any], Iterator[Event]] = chunk_events
 ) -> AsyncIterator[Event]:
     """Events of an upstream SSE stream. It ends at `[DONE]`; an end without it is accepted only when a
     finish reason came (several servers omit `[DONE]`), otherwise the answer was cut off: an error."""

@@ -1,0 +1,195 @@
+"""The benchmark runner: every contender against one fake upstream, in one run (README § Performance).
+
+Run it through `bash scripts/bench.sh`, which installs what it needs and pins this runner, wrk and the
+fake upstream to core 1; each contender is pinned to core 0. One contender at a time is running.
+Results: two tables on the terminal and `bench-results/bench-<time>.json` (+ `latest.json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import upstream
+from load import Request, hold_streams, time_to_first_event, wrk
+from procs import Server, free_port, start
+from report import print_tables
+from targets import BENCH, ROOT, Contender, contenders, direct_request
+
+EVENTS = {"sse64": 64, "sse512": 512}
+
+
+def probe(port: int, request: Request) -> tuple[int, bytes]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{request.path}", data=request.body, headers=request.headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=20) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def measure(name: str, port: int, make: Any, up: int, server: Server | None, scale: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name}
+    status, body = probe(port, make("json", up))
+    if status == 404:
+        return {**out, "skipped": f"the route answered 404 ({body[:120].decode(errors='replace')})"}
+    if status != 200:
+        return {**out, "error": f"probe answered {status}: {body[:200].decode(errors='replace')}"}
+    json_request = make("json", up)
+    wrk(port, json_request, 8, 1.5 * scale)  # warm-up
+    if server:
+        out["rss_idle_kb"] = server.rss()
+    one = wrk(port, json_request, 1, 3 * scale)
+    out["c1"] = {"p50_ms": one.p50_ms, "p99_ms": one.p99_ms, "rate": one.rate, "errors": one.errors}
+    for connections in (32, 128):
+        cpu_before = server.cpu() if server else 0.0
+        result = wrk(port, json_request, connections, 4 * scale)
+        cell = {
+            "rate": result.rate,
+            "p50_ms": result.p50_ms,
+            "p99_ms": result.p99_ms,
+            "errors": result.errors,
+        }
+        if server and result.requests:
+            cell["cpu_ms_per_request"] = (server.cpu() - cpu_before) * 1000 / result.requests
+        out[f"c{connections}"] = cell
+    for kind, events in EVENTS.items():
+        stream_request = make(kind, up)
+        median, p99, failed = time_to_first_event(port, stream_request, int(60 * scale) or 10)
+        cell = {"ttfe_ms": median, "ttfe_p99_ms": p99, "failed": failed}
+        if failed and not median:
+            out[kind] = {**cell, "error": "no stream completed"}
+            continue
+        cpu_before = server.cpu() if server else 0.0
+        result = wrk(port, stream_request, 8, 3 * scale)
+        cell["rate"] = result.rate
+        cell["errors"] = result.errors
+        if server and result.requests:
+            cell["cpu_us_per_event"] = (server.cpu() - cpu_before) * 1e6 / (result.requests * events)
+            cell["cpu_ms_per_stream"] = (server.cpu() - cpu_before) * 1e3 / result.requests
+        out[kind] = cell
+    if server:
+        rate = out["c32"]["rate"] or 1
+        seconds = min(50_000 / rate * 1.05, 45 * scale)
+        before = server.rss()
+        result = wrk(port, json_request, 32, max(seconds, 1))
+        out["soak"] = {"requests": result.requests, "rss_before_kb": before, "rss_after_kb": server.rss()}
+        out["soak"]["errors"] = result.errors
+        base = server.rss()
+        opened, rss_open = hold_streams(port, make("hold", up), int(1000 * scale) or 50, server.rss)
+        out["hold"] = {"opened": opened, "rss_before_kb": base, "rss_open_kb": rss_open}
+        if opened:
+            out["hold"]["kb_per_stream"] = (rss_open - base) / opened  # type: ignore[operator]
+    return out
+
+
+def validation_cost() -> dict[str, Any]:
+    python = ROOT / ".venv" / "bin" / "python"
+    argv = ["taskset", "-c", "0", str(python), str(BENCH / "validation_cost.py")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if done.returncode:
+        return {"error": done.stderr[-400:]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in ln
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def run_contender(contender: Contender, up: int, workdir: Path, scale: float) -> dict[str, Any]:
+    port = free_port()
+    log = workdir / f"{contender.name.split()[0].lower()}-{port}.log"
+    try:
+        server = start(
+            contender.name,
+            contender.argv(port, up, workdir),
+            0,
+            port,
+            log,
+            contender.env(port, up, workdir),
+            contender.startup_timeout,
+        )
+    except (RuntimeError, OSError) as exc:
+        return {"name": contender.name, "error": f"could not start: {str(exc)[:300]}"}
+    try:
+        return measure(contender.name, port, contender.request, up, server, scale)
+    except Exception as exc:  # one contender failing must not stop the run
+        return {"name": contender.name, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short cells (a smoke test, not figures)")
+    parser.add_argument(
+        "--only", default="", help="run only contenders whose name contains one of these (comma separated)"
+    )
+    args = parser.parse_args()
+    scale = 0.25 if args.quick else 1.0
+    workdir = Path(tempfile.mkdtemp(prefix="qwq-bench-"))
+    workdir.chmod(0o755)  # nginx's workers (www-data) read the stream bodies from here
+    up, hold = free_port(), free_port()
+    (workdir / "body").mkdir()
+    (workdir / "nginx.conf").write_text(upstream.nginx_conf(str(workdir), up, hold))
+    servers: list[Server] = []
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+    }
+    try:
+        hold_argv = [sys.executable, str(BENCH / "upstream.py"), "hold", str(hold)]
+        servers.append(start("hold", hold_argv, 1, hold, workdir / "hold.log", {}))
+        nginx_argv = ["nginx", "-c", str(workdir / "nginx.conf"), "-p", str(workdir)]
+        servers.append(start("nginx", nginx_argv, 1, up, workdir / "nginx.log", {}))
+        rows = [measure("direct (nginx, the floor)", up, direct_request, up, None, scale)]
+        print(f"measured {rows[-1]['name']}", file=sys.stderr)
+        for contender in contenders():
+            if args.only and not any(part in contender.name for part in args.only.split(",")):
+                continue
+            rows.append(run_contender(contender, up, workdir, scale))
+            print(f"measured {contender.name}: {rows[-1].get('error') or 'ok'}", file=sys.stderr)
+        results["rows"] = rows
+        results["validation"] = validation_cost()
+    finally:
+        for server in reversed(servers):
+            server.stop()
+    results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    out_dir = ROOT / "bench-results"
+    out_dir.mkdir(exist_ok=True)
+    text = json.dumps(results, indent=2)
+    (out_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(text)
+    (out_dir / "latest.json").write_text(text)
+    print_tables(results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""The contenders: how each is started against the fake upstream, and the requests each is sent.
+
+Every contender gets the same conversation and the same upstream answers (nginx, `upstream.py`):
+`json` for plain requests, `sse64`/`sse512` for streams and `hold` for streams that stay open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from load import Request
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "scripts" / "bench"
+PEERS_PY = BENCH / ".venv-peers" / "bin" / "python"
+PORTKEY_JS = BENCH / "node-peers" / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+GATEWAY_KEY = "bench-key"
+MESSAGES = [
+    {"role": "system", "content": "You are a concise assistant."},
+    {"role": "user", "content": "What is the capital of France? Answer in one word."},
+]
+JSON_HEADERS = {"Content-Type": "application/json"}
+KINDS = ("json", "sse64", "sse512", "hold")
+
+
+def _dump(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def openai_body(model: str, stream: bool) -> bytes:
+    body: dict[str, object] = {"model": model, "messages": MESSAGES, "max_tokens": 256, "temperature": 0.6}
+    if stream:
+        body["stream"] = True
+    return _dump(body)
+
+
+@dataclass
+class Contender:
+    name: str
+    argv: Callable[[int, int, Path], list[str]]  # (own port, upstream port, workdir) -> command
+    env: Callable[[int, int, Path], dict[str, str]]
+    request: Callable[[str, int], Request]  # (kind, upstream port) -> request
+    note: str = ""
+    startup_timeout: float = 60
+
+
+def direct_request(kind: str, upstream: int) -> Request:
+    return Request(f"/{kind}/v1/chat/completions", openai_body(kind, kind != "json"), JSON_HEADERS)
+
+
+def _gateway_models(workdir: Path, upstream: int) -> Path:
+    lines = []
+    for kind in KINDS:
+        slug = "qwq-32b" if kind == "json" else f"qwq-32b-{kind}"
+        lines += [
+            f"[models.{slug}]",
+            f"[[models.{slug}.targets]]",
+            'adapter = "openai"',
+            f'base_url = "http://127.0.0.1:{upstream}/{kind}/v1"',
+            'model = "Qwen/QwQ-32B"',
+            "",
+        ]
+    path = workdir / "gateway-models.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def gateway_slug_request(kind: str, upstream: int) -> Request:
+    slug = "qwq-32b" if kind == "json" else f"qwq-32b-{kind}"
+    body: dict[str, object] = {"messages": MESSAGES, "max_tokens": 256, "temperature": 0.6}
+    if kind != "json":
+        body["stream"] = True
+    headers = {**JSON_HEADERS, "Authorization": f"Bearer {GATEWAY_KEY}"}
+    return Request(f"/{slug}", _dump(body), headers)
+
+
+def gateway_openai_request(kind: str, upstream: int) -> Request:
+    slug = "qwq-32b" if kind == "json" else f"qwq-32b-{kind}"
+    headers = {**JSON_HEADERS, "Authorization": f"Bearer {GATEWAY_KEY}"}
+    return Request("/v1/chat/completions", openai_body(slug, kind != "json"), headers)
+
+
+def _litellm_config(workdir: Path, upstream: int) -> Path:
+    lines = ["model_list:"]
+    for kind in KINDS:
+        lines += [
+            f"  - model_name: bench-{kind}",
+            "    litellm_params:",
+            "      model: openai/Qwen/QwQ-32B",
+            f"      api_base: http://127.0.0.1:{upstream}/{kind}/v1",
+            "      api_key: bench-upstream-key",
+        ]
+    path = workdir / "litellm.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+LITELLM_KEY = "sk-bench-master-key"
+
+
+def litellm_request(kind: str, upstream: int) -> Request:
+    headers = {**JSON_HEADERS, "Authorization": f"Bearer {LITELLM_KEY}"}
+    return Request("/v1/chat/completions", openai_body(f"bench-{kind}", kind != "json"), headers)
+
+
+def portkey_request(kind: str, upstream: int) -> Request:
+    headers = {
+        **JSON_HEADERS,
+        "Authorization": "Bearer bench-upstream-key",
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": f"http://127.0.0.1:{upstream}/{kind}/v1",
+    }
+    return Request("/v1/chat/completions", openai_body("Qwen/QwQ-32B", kind != "json"), headers)
+
+
+def contenders() -> list[Contender]:
+    uvicorn_fast = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    return [
+        Contender(
+            "reference (Starlette+aiohttp)",
+            lambda port, up, wd: [
+                str(PEERS_PY),
+                "-m",
+                "uvicorn",
+                "reference:app",
+                "--port",
+                str(port),
+                *uvicorn_fast,
+            ],
+            lambda port, up, wd: {"REF_UPSTREAM": f"http://127.0.0.1:{up}", "PYTHONPATH": str(BENCH)},
+            direct_request,
+        ),
+        Contender(
+            "qwq-gateway /qwq-32b",
+            lambda port, up, wd: [str(ROOT / ".venv" / "bin" / "qwq-gateway"), "--port", str(port)],
+            lambda port, up, wd: {
+                "API_KEYS": GATEWAY_KEY,
+                "MODELS_FILE": str(_gateway_models(wd, up)),
+                "LOG_LEVEL": "info",
+                "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
+            },
+            gateway_slug_request,
+        ),
+        Contender(
+            "qwq-gateway /v1/chat/completions",
+            lambda port, up, wd: [str(ROOT / ".venv" / "bin" / "qwq-gateway"), "--port", str(port)],
+            lambda port, up, wd: {
+                "API_KEYS": GATEWAY_KEY,
+                "MODELS_FILE": str(_gateway_models(wd, up)),
+                "LOG_LEVEL": "info",
+                "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
+            },
+            gateway_openai_request,
+        ),
+        Contender(
+            "LiteLLM proxy",
+            lambda port, up, wd: [
+                str(BENCH / ".venv-peers" / "bin" / "litellm"),
+                "--config",
+                str(_litellm_config(wd, up)),
+                "--port",
+                str(port),
+                "--num_workers",
+                "1",
+            ],
+            lambda port, up, wd: {
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "LITELLM_LOG": "ERROR",
+                "LITELLM_MASTER_KEY": LITELLM_KEY,
+            },
+            litellm_request,
+            startup_timeout=180,
+        ),
+        Contender(
+            "Portkey gateway (Node)",
+            lambda port, up, wd: ["node", str(PORTKEY_JS), f"--port={port}", "--headless"],
+            lambda port, up, wd: {"NODE_ENV": "production"},
+            portkey_request,
+        ),
+    ]
