@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker.endpoints import ModelSlugEndpoint
+from worker.endpoints import DialectEndpoint, ModelSlugEndpoint
 from worker.middleware import AccessLogMiddleware
 from worker.openapi import openapi_document
 from worker.settings import Settings, load_settings
 from worker.state import AppState, build_state
+from worker.surfaces import AnthropicDialect, CloudflareRunDialect, ModelsEndpoint, OpenAIChatDialect
 
 
 def _json(data: object, status: int = 200) -> Response:
@@ -37,6 +38,25 @@ def configure_logging(level: str) -> None:
         handler._worker_handler = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.propagate = False
+
+
+def surface_routes(state: AppState) -> list[Route]:
+    """The Cloudflare REST, OpenAI and Anthropic surfaces (see `worker.surfaces`); before `/{slug}`."""
+    chat = DialectEndpoint(state, OpenAIChatDialect())
+    models = ModelsEndpoint(state)
+    accounts = "/client/v4/accounts/{account_id}/ai"
+    return [
+        Route(
+            f"{accounts}/run/{{model:path}}", DialectEndpoint(state, CloudflareRunDialect()), methods=["POST"]
+        ),
+        Route(f"{accounts}/v1/chat/completions", chat, methods=["POST"]),
+        Route(f"{accounts}/v1/models", models, methods=["GET"]),
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/openai/chat/completions", chat, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/openai/models", models, methods=["GET"]),
+        Route("/v1/messages", DialectEndpoint(state, AnthropicDialect()), methods=["POST"]),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
@@ -74,6 +94,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         routes=[
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *surface_routes(state),
             Route("/{slug}", ModelSlugEndpoint(state), methods=["POST"]),
         ],
         lifespan=lifespan,
