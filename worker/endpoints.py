@@ -13,7 +13,7 @@ another with `?shape=choices|workers` or the header `X-Response-Shape`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,6 +60,8 @@ class Call:
     ignored: tuple[str, ...] = ()
     """Fields accepted but not acted upon, named in the `X-Gateway-Ignored-Fields` header."""
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    wrap: Callable[[AsyncIterator[Event]], AsyncIterator[Event]] | None = None
+    """A last transformation of the answer's events (gateway-side stop sequences)."""
 
     def answer_headers(self) -> list[tuple[bytes, bytes]]:
         if not self.ignored:
@@ -120,6 +122,8 @@ class DialectEndpoint:
         request_id = request_id_of(scope)
         async with DisconnectGuard(receive):
             events = state.gateway.events(call.request, call.entry)
+            if call.wrap is not None:
+                events = call.wrap(events)
             if call.request.stream:
                 scope[STATUS_KEY] = await respond_stream(
                     send,

@@ -25,6 +25,7 @@ from worker.ir import Event
 from worker.middleware import STATUS_KEY, request_id_of
 from worker.models import ModelEntry
 from worker.state import AppState
+from worker.stops import StopScanner
 from worker.validation import validate_body
 
 
@@ -71,6 +72,7 @@ class OpenAIChatDialect:
 
     def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
         chat = openai_chat.parse_request(body, state.table)
+        scanner = StopScanner(chat.request.params.stop)
 
         def render(completion: Completion, request_id: str) -> bytes:
             return orjson.dumps(openai_chat.render_completion(completion, chat.model, request_id))
@@ -78,7 +80,14 @@ class OpenAIChatDialect:
         def encoder(request_id: str) -> Callable[[Event], bytes]:
             return openai_chat.ChatStreamEncoder(chat.model, request_id, chat.include_usage).encode
 
-        return Call(chat.request, chat.entry, render, encoder, chat.ignored)
+        return Call(
+            chat.request,
+            chat.entry,
+            render,
+            encoder,
+            chat.ignored,
+            wrap=lambda events: scanner.apply(events, chat.request),
+        )
 
 
 def anthropic_authenticate(keys: KeyRing, scope: Scope) -> None:
@@ -102,14 +111,22 @@ class AnthropicDialect:
 
     def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
         call = anthropic.parse_request(body, state.table)
+        scanner = StopScanner(call.request.params.stop)
 
         def render(completion: Completion, request_id: str) -> bytes:
-            return orjson.dumps(anthropic.render_message(completion, call, request_id))
+            return orjson.dumps(anthropic.render_message(completion, call, request_id, scanner.matched))
 
         def encoder(request_id: str) -> Callable[[Event], bytes]:
-            return anthropic.MessageStreamEncoder(call, request_id).encode
+            return anthropic.MessageStreamEncoder(call, request_id, lambda: scanner.matched).encode
 
-        return Call(call.request, call.entry, render, encoder, call.ignored)
+        return Call(
+            call.request,
+            call.entry,
+            render,
+            encoder,
+            call.ignored,
+            wrap=lambda events: scanner.apply(events, call.request),
+        )
 
 
 class ModelsEndpoint:

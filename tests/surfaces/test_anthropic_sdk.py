@@ -198,3 +198,19 @@ def test_failure_mid_stream_is_an_error_event(gateway: LiveServer) -> None:
             )
         )
     assert "mid-answer" in str(caught.value)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_stop_sequence(gateway: LiveServer, stream: bool) -> None:
+    client = sdk(gateway)
+    message: Any
+    if stream:
+        with client.messages.stream(model="qwq-32b", max_tokens=512, messages=ASK, stop_sequences=["."]) as s:
+            message = s.get_final_message()
+    else:
+        message = client.messages.create(
+            model="qwq-32b", max_tokens=512, messages=ASK, stop_sequences=["zzz", "."]
+        )
+    assert message.stop_reason == "stop_sequence" and message.stop_sequence == "."
+    text = message.content[0]
+    assert text.type == "text" and text.text and "." not in text.text

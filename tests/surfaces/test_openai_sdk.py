@@ -186,3 +186,11 @@ def test_upstream_failure_mid_stream_is_an_error_event(gateway: LiveServer) -> N
         for _ in stream:
             pass
     assert "mid-answer" in caught.value.message
+
+
+def test_stop_cuts_the_answer(gateway: LiveServer) -> None:
+    answer = sdk(gateway).chat.completions.create(model="qwq-32b", messages=ASK, stop=".")
+    content = answer.choices[0].message.content or ""
+    assert content and "." not in content and answer.choices[0].finish_reason == "stop"
+    streamed = sdk(gateway).chat.completions.create(model="qwq-32b", messages=ASK, stop=["."], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == content

@@ -9,7 +9,7 @@ otherwise it is left out, because Anthropic clients do not expect thinking they 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -242,10 +242,13 @@ class MessageStreamEncoder:
     `content_block_start` / `content_block_delta`... / `content_block_stop`, then `message_delta` (stop
     reason and usage) and `message_stop`. A block is opened whenever the kind of delta changes."""
 
-    __slots__ = ("_call", "_index", "_open", "_request_id", "_started", "_stop")
+    __slots__ = ("_call", "_index", "_matched", "_open", "_request_id", "_started", "_stop")
 
-    def __init__(self, call: AnthropicCall, request_id: str) -> None:
+    def __init__(
+        self, call: AnthropicCall, request_id: str, matched: Callable[[], str | None] = lambda: None
+    ) -> None:
         self._call = call
+        self._matched = matched  # the stop sequence that ended the answer, known once it has ended
         self._request_id = request_id
         self._started = False
         self._open: str | None = None  # the kind of the open block: "thinking", "text" or "tool_use"
@@ -303,11 +306,11 @@ class MessageStreamEncoder:
                 out += self._delta({"type": "input_json_delta", "partial_json": item.arguments})
             return out
         if isinstance(item, Finish):
-            self._stop = stop_reason(item.reason, None)
+            self._stop = stop_reason(item.reason, self._matched())
             return out + self._close()
         if isinstance(item, UsageEvent):
             delta = {
-                "delta": {"stop_reason": self._stop, "stop_sequence": None},
+                "delta": {"stop_reason": self._stop, "stop_sequence": self._matched()},
                 "usage": usage_object(item.usage),
             }
             return out + event("message_delta", delta) + event("message_stop", {})
