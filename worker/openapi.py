@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.models import ModelTable
+from worker.openapi_surfaces import SECURITY_SCHEMES, surface_paths, surface_schemas
 from worker.validation import INPUT_SCHEMA, ROLES
 
 GATEWAY_RULES: dict[str, Any] = {
@@ -162,6 +163,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
         },
         "paths": {
             "/{modelSlug}": {"post": slug_operation},
+            **surface_paths(),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -171,7 +173,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
             },
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, **SECURITY_SCHEMES},
             "schemas": {
                 "RunInput": {"allOf": [INPUT_SCHEMA, GATEWAY_RULES]},
                 "ContentPart": CONTENT_PART,
@@ -179,6 +181,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                 "Usage": USAGE,
                 "WorkersAnswer": WORKERS_ANSWER,
                 "ChoicesAnswer": CHOICES_ANSWER,
+                **surface_schemas(),
             },
         },
     }
