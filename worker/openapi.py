@@ -163,7 +163,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
         },
         "paths": {
             "/{modelSlug}": {"post": slug_operation},
-            **surface_paths(),
+            **surface_paths(table),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.dialects.schemas import ANTHROPIC_MESSAGES_SCHEMA, OPENAI_CHAT_SCHEMA
+from worker.models import ModelTable
 
 COMPONENTS = "#/components/schemas/"
 
@@ -44,12 +45,20 @@ def _json(description: str, schema: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "One Server-Sent Event; `data` is JSON in the surface's chunk shape, or `[DONE]`.",
+    "required": ["data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+}
+
+
 def _answer(schema: str) -> dict[str, Any]:
     return {
         "description": "The answer; `text/event-stream` when `stream` is true.",
         "content": {
             "application/json": {"schema": _ref(schema)},
-            "text/event-stream": {"schema": {"type": "string"}},
+            "text/event-stream": {"schema": SSE_EVENT},
         },
     }
 
@@ -169,16 +178,27 @@ ANTHROPIC_ERROR: dict[str, Any] = {
 }
 
 
-def _chat_operation(operation_id: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+def model_names(table: ModelTable) -> list[str]:
+    """Every name the model table resolves: slugs, Cloudflare ids and upstream model names."""
+    names = set(table.entries)
+    for entry in table.entries.values():
+        names.update(n for n in (entry.cloudflare_id, *(t.model for t in entry.targets)) if n)
+    return sorted(names)
+
+
+def _body(component: str, names: list[str]) -> dict[str, Any]:
+    """A request body whose `model` must be one the table serves (any other is a 404)."""
+    schema = {"allOf": [_ref(component), {"properties": {"model": {"enum": names}}}]}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _chat_operation(operation_id: str, parameters: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     return {
         "operationId": operation_id,
         "summary": "OpenAI chat completions (model in the body; reasoning in `reasoning_content`)",
         "security": [{"bearer": []}],
         "parameters": parameters,
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _ref("OpenAIChatRequest")}},
-        },
+        "requestBody": _body("OpenAIChatRequest", names),
         "responses": {
             "200": _answer("ChoicesAnswer"),
             **_errors(
@@ -207,12 +227,13 @@ def _models_operation(operation_id: str, parameters: list[dict[str, Any]]) -> di
     }
 
 
-def surface_paths() -> dict[str, Any]:
+def surface_paths(table: ModelTable) -> dict[str, Any]:
+    names = model_names(table)
     model = {
         "name": "model",
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "enum": names},
         "description": "A Cloudflare id (`@cf/qwen/qwq-32b`, slashes allowed), slug or upstream model name.",
     }
     run = {
@@ -240,10 +261,7 @@ def surface_paths() -> dict[str, Any]:
         "operationId": "anthropicMessages",
         "summary": "Anthropic Messages (thinking blocks when `thinking` is enabled)",
         "security": [{"bearer": []}, {"apiKey": []}],
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _ref("AnthropicMessagesRequest")}},
-        },
+        "requestBody": _body("AnthropicMessagesRequest", names),
         "responses": {
             "200": _answer("AnthropicMessage"),
             **_errors("AnthropicError", {"400": "Invalid request", "404": "No such model", **COMMON_ERRORS}),
@@ -252,10 +270,12 @@ def surface_paths() -> dict[str, Any]:
     accounts = "/client/v4/accounts/{account_id}/ai"
     return {
         f"{accounts}/run/{{model}}": {"post": run},
-        f"{accounts}/v1/chat/completions": {"post": _chat_operation("cloudflareChatCompletions", [ACCOUNT])},
+        f"{accounts}/v1/chat/completions": {
+            "post": _chat_operation("cloudflareChatCompletions", [ACCOUNT], names)
+        },
         f"{accounts}/v1/models": {"get": _models_operation("cloudflareListModels", [ACCOUNT])},
-        "/v1/chat/completions": {"post": _chat_operation("chatCompletions", [])},
-        "/v1/openai/chat/completions": {"post": _chat_operation("deepinfraChatCompletions", [])},
+        "/v1/chat/completions": {"post": _chat_operation("chatCompletions", [], names)},
+        "/v1/openai/chat/completions": {"post": _chat_operation("deepinfraChatCompletions", [], names)},
         "/v1/models": {"get": _models_operation("listModels", [])},
         "/v1/openai/models": {"get": _models_operation("deepinfraListModels", [])},
         "/v1/messages": {"post": messages},

@@ -19,14 +19,28 @@ from worker.aggregate import Completion
 from worker.asgi import Receive, Scope, Send, header, send_json
 from worker.auth import KeyRing, authenticate
 from worker.dialects import anthropic, cloudflare, openai_chat, workers
+from worker.dialects.schemas import embedded_schema_violations, summary
 from worker.endpoints import Call, RenderedError, bearer_authenticate, error_headers
-from worker.errors import GatewayError, NotFound, Unauthorized
+from worker.errors import BadRequest, GatewayError, NotFound, Unauthorized
 from worker.ir import Event
-from worker.middleware import STATUS_KEY, request_id_of
+from worker.middleware import STATUS_KEY
 from worker.models import ModelEntry
 from worker.state import AppState
 from worker.stops import StopScanner
 from worker.validation import validate_body
+
+
+def workers_embedded_schemas(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The JSON schemas in a Workers AI body: `guided_json` and each tool's parameters (flat or nested)."""
+    found: list[tuple[str, Any]] = []
+    if "guided_json" in body:
+        found.append(("/guided_json", body["guided_json"]))
+    for i, tool in enumerate(body.get("tools", ())):
+        if "parameters" in tool:
+            found.append((f"/tools/{i}/parameters", tool["parameters"]))
+        elif isinstance(tool.get("function"), dict) and "parameters" in tool["function"]:
+            found.append((f"/tools/{i}/function/parameters", tool["function"]["parameters"]))
+    return found
 
 
 class CloudflareRunDialect:
@@ -47,7 +61,11 @@ class CloudflareRunDialect:
     def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
         assert located is not None
         slug = located.slug
-        request = workers.parse_request(validate_body(body), slug)
+        checked = validate_body(body)
+        violations = embedded_schema_violations(workers_embedded_schemas(checked))
+        if violations:
+            raise BadRequest(f"Invalid payload: {summary(violations)}", violations)
+        request = workers.parse_request(checked, slug)
 
         def render(completion: Completion, request_id: str) -> bytes:
             result = workers.render_completion(completion, "workers", slug, request_id)
@@ -91,12 +109,19 @@ class OpenAIChatDialect:
 
 
 def anthropic_authenticate(keys: KeyRing, scope: Scope) -> None:
-    """Anthropic's SDK sends `x-api-key`; a bearer token (its `auth_token`) is accepted as well."""
+    """Anthropic's SDK sends `x-api-key`; a bearer token (its `auth_token`) is accepted as well, and
+    either one being valid is enough."""
     api_key = header(scope, b"x-api-key")
-    if api_key is None:
-        authenticate(keys, header(scope, b"authorization"))
-    elif not keys.open and not keys.check(api_key.strip()):
+    if keys.open or (api_key is not None and keys.check(api_key.strip())):
+        return
+    authorization = header(scope, b"authorization")
+    if api_key is not None and authorization is None:
         raise Unauthorized(detail="The API key is not valid")
+    if authorization is None:
+        raise Unauthorized(
+            detail="Send the header 'x-api-key: <api_key>' or 'Authorization: Bearer <api_key>'"
+        )
+    authenticate(keys, authorization)
 
 
 class AnthropicDialect:
@@ -148,5 +173,4 @@ class ModelsEndpoint:
             body = openai_chat.error_body(error)
             await send_json(send, error.status, orjson.dumps(body))
             return
-        request_id_of(scope)
         await send_json(send, 200, self._body)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from worker.aggregate import Completion
-from worker.dialects.schemas import anthropic_violations, summary
+from worker.dialects.schemas import anthropic_violations, embedded_schema_violations, summary
 from worker.dialects.workers import tool_call_object
 from worker.errors import BadRequest, GatewayError, NotFound
 from worker.ir import (
@@ -135,6 +135,11 @@ def _ignored(body: Mapping[str, Any]) -> tuple[str, ...]:
 
 def parse_request(body: Any, table: ModelTable) -> AnthropicCall:
     violations = anthropic_violations(body)
+    if not violations:
+        schemas = [
+            (f"/tools/{i}/input_schema", t["input_schema"]) for i, t in enumerate(body.get("tools", ()))
+        ]
+        violations = embedded_schema_violations(schemas)
     if violations:
         raise BadRequest(f"Invalid request: {summary(violations)}", violations)
     thinking = (body.get("thinking") or {}).get("type") == "enabled"
@@ -150,10 +155,10 @@ def parse_request(body: Any, table: ModelTable) -> AnthropicCall:
     for raw in body["messages"]:
         messages.extend(_turns(raw))
     params = SamplingParams(
-        max_tokens=body["max_tokens"],
+        max_tokens=int(body["max_tokens"]),  # JSON Schema counts 5.0 as an integer; the IR wants an int
         temperature=body.get("temperature"),
         top_p=body.get("top_p"),
-        top_k=body.get("top_k"),
+        top_k=None if body.get("top_k") is None else int(body["top_k"]),
         stop=tuple(body.get("stop_sequences", ())),
     )
     request = ChatRequest(

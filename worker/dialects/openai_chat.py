@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from worker.aggregate import Completion
-from worker.dialects.schemas import openai_violations, summary
+from worker.dialects.schemas import embedded_schema_violations, openai_violations, summary
 from worker.dialects.workers import DONE, openai_tool_call
 from worker.errors import BadRequest, GatewayError, NotFound, Unauthorized, UpstreamTimeout
 from worker.ir import (
@@ -82,15 +82,19 @@ def _content(raw: Any) -> str | tuple[ContentPart, ...]:
 
 
 def _message(raw: Mapping[str, Any]) -> Message:
+    """One turn. Only the fields the schema checks for the turn's role are read: `tool_calls` of an
+    assistant turn, `tool_call_id` of a tool turn (on other roles they are unchecked, and ignored)."""
     role = raw["role"]
-    calls = tuple(
-        ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
-        for c in raw.get("tool_calls") or ()
-    )
+    calls: tuple[ToolCall, ...] = ()
+    if role == "assistant":
+        calls = tuple(
+            ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
+            for c in raw.get("tool_calls") or ()
+        )
     return Message(
         role="system" if role == "developer" else role,
         content=_content(raw.get("content")),
-        tool_call_id=raw.get("tool_call_id"),
+        tool_call_id=raw["tool_call_id"] if role == "tool" else None,
         tool_calls=calls,
         name=raw.get("name"),
     )
@@ -111,8 +115,25 @@ def _tool_choice(raw: Any, tools: tuple[ToolSpec, ...]) -> ToolChoice | None:
     return ToolChoice("function", name)
 
 
+def _whole(value: Any) -> int | None:
+    """JSON Schema counts 5.0 as an integer; the IR wants a real int."""
+    return None if value is None else int(value)
+
+
+def _embedded_schemas(body: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    found = [
+        (f"/tools/{i}/function/parameters", t["function"]["parameters"])
+        for i, t in enumerate(body.get("tools") or ())
+        if "parameters" in t["function"]
+    ]
+    response_format = body.get("response_format") or {}
+    if "schema" in (response_format.get("json_schema") or {}):
+        found.append(("/response_format/json_schema/schema", response_format["json_schema"]["schema"]))
+    return found
+
+
 def parse_request(body: Any, table: ModelTable) -> OpenAIChat:
-    violations = openai_violations(body)
+    violations = openai_violations(body) or embedded_schema_violations(_embedded_schemas(body))
     if violations:
         raise BadRequest(f"Invalid request: {summary(violations)}", violations)
     n = body.get("n")
@@ -134,11 +155,11 @@ def parse_request(body: Any, table: ModelTable) -> OpenAIChat:
     )
     stop = body.get("stop")
     params = SamplingParams(
-        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+        max_tokens=_whole(body.get("max_completion_tokens") or body.get("max_tokens")),
         temperature=body.get("temperature"),
         top_p=body.get("top_p"),
-        top_k=body.get("top_k"),
-        seed=body.get("seed"),
+        top_k=_whole(body.get("top_k")),
+        seed=_whole(body.get("seed")),
         stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
         **{name: body[name] for name in PENALTIES if body.get(name) is not None},
     )

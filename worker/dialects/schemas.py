@@ -11,8 +11,9 @@ from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
-from worker.validation import _violations
+from worker.validation import _pointer, _violations
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
 OPENAI_CHAT_SCHEMA: dict[str, Any] = orjson.loads(
@@ -45,3 +46,21 @@ def summary(violations: list[dict[str, str]]) -> str:
     if len(violations) > 1:
         text += f" (and {len(violations) - 1} more)"
     return text
+
+
+def embedded_schema_violations(schemas: list[tuple[str, Any]]) -> list[dict[str, str]]:
+    """Check the JSON schemas a body carries (tool parameters, response formats) against the 2020-12
+    metaschema. A broken one is the client's mistake and gets a 400 naming it, rather than a failure
+    somewhere downstream (an upstream's grammar compiler, the simulator's example maker)."""
+    out = []
+    for path, schema in schemas:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as error:
+            out.append(
+                {
+                    "path": path + (_pointer(error.absolute_path) if error.absolute_path else ""),
+                    "message": f"not a valid JSON schema: {error.message}",
+                }
+            )
+    return out

@@ -32,6 +32,7 @@ from worker.ir import (
 )
 
 Shape = Literal["workers", "choices"]
+INTEGER_FIELDS = frozenset({"max_tokens", "top_k", "seed"})
 SAMPLING_FIELDS = (
     "max_tokens",
     "temperature",
@@ -72,7 +73,7 @@ def _content(raw: Any) -> str | tuple[ContentPart, ...]:
 def _function_or_self(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     """Tools and calls come flat (`{name, ...}`) or OpenAI-nested (`{type, function: {name, ...}}`)."""
     function = raw.get("function")
-    return function if isinstance(function, Mapping) else raw
+    return function if isinstance(function, Mapping) and "name" not in raw else raw
 
 
 def _tool(raw: Mapping[str, Any]) -> ToolSpec:
@@ -107,7 +108,10 @@ def parse_request(body: Mapping[str, Any], slug: str) -> ChatRequest:
             "describe callable tools with 'tools' instead",
             [{"path": "/functions", "message": "not supported; use 'tools'"}],
         )
-    params = SamplingParams(**{name: body[name] for name in SAMPLING_FIELDS if name in body})
+    # JSON Schema counts 5.0 as an integer: make whole-number fields real ints before anyone slices with them.
+    given: dict[str, Any] = {name: body[name] for name in SAMPLING_FIELDS if name in body}
+    given.update({name: int(given[name]) for name in INTEGER_FIELDS if name in given})
+    params = SamplingParams(**given)
     raw = bool(body.get("raw", False))
     prompt = body.get("prompt")
     if prompt is not None and not raw:
