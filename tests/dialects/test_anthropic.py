@@ -222,3 +222,11 @@ def test_errors(error: Any, kind: str) -> None:
     assert anthropic.error_event(error) == (
         b"event: error\ndata: " + orjson.dumps({"type": "error", "error": body["error"]}) + b"\n\n"
     )
+
+
+def test_cache_control_anywhere_is_named_as_ignored() -> None:
+    block: Any = {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}
+    assert parse(messages=[{"role": "user", "content": [block]}]).ignored == ("cache_control",)
+    assert parse(system=[block]).ignored == ("cache_control",)
+    assert parse(tools=[{**TOOL, "cache_control": {"type": "ephemeral"}}]).ignored == ("cache_control",)
+    assert parse().ignored == ()

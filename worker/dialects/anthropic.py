@@ -120,6 +120,16 @@ def _tool_choice(raw: Any, tools: tuple[ToolSpec, ...]) -> ToolChoice | None:
     return ToolChoice(CHOICES[kind])  # type: ignore[arg-type]  # the three modes of CHOICES
 
 
+def _has_cache_control(body: Mapping[str, Any]) -> bool:
+    """Whether any block or tool carries `cache_control` (prompt caching, which the gateway does not do)."""
+    system = body.get("system")
+    blocks: list[Any] = [*(system if isinstance(system, list) else ()), *body.get("tools", ())]
+    for message in body["messages"]:
+        if isinstance(message["content"], list):
+            blocks.extend(message["content"])
+    return any("cache_control" in block for block in blocks)
+
+
 def _ignored(body: Mapping[str, Any]) -> tuple[str, ...]:
     names = []
     if "service_tier" in body:
@@ -128,7 +138,7 @@ def _ignored(body: Mapping[str, Any]) -> tuple[str, ...]:
         names.append("thinking.budget_tokens")
     if (body.get("tool_choice") or {}).get("disable_parallel_tool_use") is not None:
         names.append("tool_choice.disable_parallel_tool_use")
-    if b"cache_control" in orjson.dumps(body):
+    if _has_cache_control(body):
         names.append("cache_control")
     return tuple(names)
 
