@@ -43,11 +43,12 @@ class StopScanner:
                 found = (at, stop)
         return found
 
+    @property
+    def active(self) -> bool:
+        """False when there is nothing to scan for: then the answer's events need no extra layer."""
+        return bool(self._stops)
+
     async def apply(self, events: AsyncIterator[Event], request: ChatRequest) -> AsyncIterator[Event]:
-        if not self._stops:
-            async for event in events:
-                yield event
-            return
         held = ""
         produced: list[str] = []
         iterator = aiter(events)

@@ -104,7 +104,7 @@ class OpenAIChatDialect:
             render,
             encoder,
             chat.ignored,
-            wrap=lambda events: scanner.apply(events, chat.request),
+            wrap=(lambda events: scanner.apply(events, chat.request)) if scanner.active else None,
         )
 
 
@@ -150,7 +150,7 @@ class AnthropicDialect:
             render,
             encoder,
             call.ignored,
-            wrap=lambda events: scanner.apply(events, call.request),
+            wrap=(lambda events: scanner.apply(events, call.request)) if scanner.active else None,
         )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from jsonschema import Draft202012Validator
 
 from tests.conftest import API_KEY
 from tests.servers import LiveServer
@@ -214,3 +215,21 @@ def test_stop_sequence(gateway: LiveServer, stream: bool) -> None:
     assert message.stop_reason == "stop_sequence" and message.stop_sequence == "."
     text = message.content[0]
     assert text.type == "text" and text.text and "." not in text.text
+
+
+def test_structured_output_through_a_forced_tool(gateway: LiveServer) -> None:
+    schema: Any = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 18}},
+        "required": ["name", "age"],
+    }
+    message = sdk(gateway).messages.create(
+        model="qwq-32b",
+        max_tokens=512,
+        messages=ASK,
+        tools=[{"name": "record_person", "input_schema": schema}],
+        tool_choice={"type": "tool", "name": "record_person"},
+    )
+    [use] = [block for block in message.content if block.type == "tool_use"]
+    assert use.type == "tool_use" and use.name == "record_person"
+    Draft202012Validator(schema).validate(use.input)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import openai
+import pydantic
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -194,3 +195,15 @@ def test_stop_cuts_the_answer(gateway: LiveServer) -> None:
     assert content and "." not in content and answer.choices[0].finish_reason == "stop"
     streamed = sdk(gateway).chat.completions.create(model="qwq-32b", messages=ASK, stop=["."], stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == content
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    age: int
+    tags: list[str]
+
+
+def test_parse_helper_with_a_pydantic_model(gateway: LiveServer) -> None:
+    answer = sdk(gateway).chat.completions.parse(model="qwq-32b", messages=ASK, response_format=Person)
+    person = answer.choices[0].message.parsed
+    assert isinstance(person, Person) and person.tags
