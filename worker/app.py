@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker.endpoints import DialectEndpoint, ModelSlugEndpoint
+from worker.endpoints import ModelSlugEndpoint
 from worker.middleware import AccessLogMiddleware
 from worker.openapi import openapi_document
 from worker.settings import Settings, load_settings
 from worker.state import AppState, build_state
-from worker.surfaces import AnthropicDialect, CloudflareRunDialect, ModelsEndpoint, OpenAIChatDialect
+from worker.surfaces import surface_routes
 
 
 def _json(data: object, status: int = 200) -> Response:
@@ -38,25 +38,6 @@ def configure_logging(level: str) -> None:
         handler._worker_handler = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.propagate = False
-
-
-def surface_routes(state: AppState) -> list[Route]:
-    """The Cloudflare REST, OpenAI and Anthropic surfaces (see `worker.surfaces`); before `/{slug}`."""
-    chat = DialectEndpoint(state, OpenAIChatDialect())
-    models = ModelsEndpoint(state)
-    accounts = "/client/v4/accounts/{account_id}/ai"
-    return [
-        Route(
-            f"{accounts}/run/{{model:path}}", DialectEndpoint(state, CloudflareRunDialect()), methods=["POST"]
-        ),
-        Route(f"{accounts}/v1/chat/completions", chat, methods=["POST"]),
-        Route(f"{accounts}/v1/models", models, methods=["GET"]),
-        Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/v1/openai/chat/completions", chat, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/v1/openai/models", models, methods=["GET"]),
-        Route("/v1/messages", DialectEndpoint(state, AnthropicDialect()), methods=["POST"]),
-    ]
 
 
 def create_app(settings: Settings | None = None) -> AccessLogMiddleware:

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from starlette.routing import Route
 
 from worker.aggregate import Completion
 from worker.asgi import Receive, Scope, Send, header, send_json
 from worker.auth import KeyRing, authenticate
 from worker.dialects import anthropic, cloudflare, openai_chat, workers
 from worker.dialects.schemas import embedded_schema_violations, summary
-from worker.endpoints import Call, RenderedError, bearer_authenticate, error_headers
+from worker.endpoints import Call, DialectEndpoint, RenderedError, bearer_authenticate, error_headers
 from worker.errors import BadRequest, GatewayError, NotFound, Unauthorized
 from worker.ir import Event
 from worker.middleware import STATUS_KEY
@@ -174,3 +175,22 @@ class ModelsEndpoint:
             await send_json(send, error.status, orjson.dumps(body))
             return
         await send_json(send, 200, self._body)
+
+
+def surface_routes(state: AppState) -> list[Route]:
+    """The Cloudflare REST, OpenAI and Anthropic surfaces (see `worker.surfaces`); before `/{slug}`."""
+    chat = DialectEndpoint(state, OpenAIChatDialect())
+    models = ModelsEndpoint(state)
+    accounts = "/client/v4/accounts/{account_id}/ai"
+    return [
+        Route(
+            f"{accounts}/run/{{model:path}}", DialectEndpoint(state, CloudflareRunDialect()), methods=["POST"]
+        ),
+        Route(f"{accounts}/v1/chat/completions", chat, methods=["POST"]),
+        Route(f"{accounts}/v1/models", models, methods=["GET"]),
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/openai/chat/completions", chat, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/openai/models", models, methods=["GET"]),
+        Route("/v1/messages", DialectEndpoint(state, AnthropicDialect()), methods=["POST"]),
+    ]
