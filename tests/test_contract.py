@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.conftest import API_KEY, make_settings
 from tests.servers import LiveServer
@@ -50,11 +51,19 @@ def contract_gateway() -> Iterator[LiveServer]:
     server.stop()
 
 
+# On the OpenAI, Anthropic and Cloudflare surfaces the providers' own rules go beyond their JSON
+# schemas, and the gateway keeps them, answering 400 in each provider's shape as the provider does: a
+# `tool_choice` must name an offered tool, Anthropic's `max_tokens` must exceed `thinking.budget_tokens`,
+# tool parameters must be a valid JSON schema. Schemathesis cannot know them, so on those routes its
+# "schema-valid request accepted" check is left out; every other check, and no-500, still applies.
 @schema.parametrize()
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_route_keeps_its_contract(case: schemathesis.Case[Any], contract_gateway: LiveServer) -> None:
     make_structured_answers_possible(case.body)
-    response = case.call_and_validate(base_url=contract_gateway.url)
+    excluded: list[schemathesis.CheckFunction] = (
+        [] if case.operation.path == "/{modelSlug}" else [positive_data_acceptance]
+    )
+    response = case.call_and_validate(base_url=contract_gateway.url, excluded_checks=excluded)
     assert response.status_code < 500
 
 

@@ -36,13 +36,43 @@ def test_readme_curl_examples_run(live_gateway_factory: Callable[..., LiveServer
     gateway = live_gateway_factory(api_keys=README_KEY)
     examples = curl_examples()
     assert len(examples) >= 4
+    surfaces = set()
     for example in examples:
         command = example.replace(README_URL, gateway.url)
         out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, (example, out.stderr)
-        text = out.stdout.strip()
-        if '"stream": true' in example:
-            assert text.startswith("data: ") and text.endswith("data: [DONE]"), example
+        surfaces.add(check_success_shape(example, out.stdout.strip()))
+    assert surfaces == {"workers", "cloudflare", "openai", "models", "anthropic"}
+
+
+def check_success_shape(example: str, text: str) -> str:
+    """Assert that `text` is a success in the shape of the surface `example` calls; return its name."""
+    stream = '"stream": true' in example
+    if "/v1/messages" in example:
+        if stream:
+            assert text.startswith("event: message_start\n"), example
+            assert text.endswith('event: message_stop\ndata: {"type":"message_stop"}'), example
         else:
             body = orjson.loads(text)
-            assert "error" not in body and ("response" in body or "choices" in body), example
+            assert body["type"] == "message" and body["content"] and body["stop_reason"], example
+        return "anthropic"
+    if "/v1/models" in example:
+        body = orjson.loads(text)
+        assert body["object"] == "list" and body["data"], example
+        return "models"
+    if stream:
+        assert text.startswith("data: ") and text.endswith("data: [DONE]"), example
+    if "/ai/run/" in example:
+        if not stream:
+            body = orjson.loads(text)
+            assert body["success"] is True and body["errors"] == [] and "response" in body["result"], example
+        return "cloudflare"
+    if "/chat/completions" in example:
+        if not stream:
+            body = orjson.loads(text)
+            assert body["object"] == "chat.completion" and body["choices"][0]["message"]["content"], example
+        return "openai"
+    if not stream:
+        body = orjson.loads(text)
+        assert "error" not in body and ("response" in body or "choices" in body), example
+    return "workers"

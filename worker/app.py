@@ -22,6 +22,7 @@ from worker.middleware import AccessLogMiddleware
 from worker.openapi import openapi_document
 from worker.settings import Settings, load_settings
 from worker.state import AppState, build_state
+from worker.surfaces import surface_routes
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
             Route("/openapi.json", get_only(openapi), methods=ALL_METHODS),
             Route("/healthz", get_only(healthz), methods=ALL_METHODS),
             Route("/readyz", get_only(readyz), methods=ALL_METHODS),
+            *surface_routes(state),
             Route("/{slug}", slug_endpoint, methods=["POST"]),
         ],
         lifespan=lifespan,

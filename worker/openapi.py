@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.models import ModelTable
+from worker.openapi_surfaces import SECURITY_SCHEMES, surface_paths, surface_schemas
 from worker.validation import INPUT_SCHEMA, RAW_EXCLUDES, ROLES, SHARED_FIELDS
 
 GATEWAY_RULES: dict[str, Any] = {
@@ -233,6 +234,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
         },
         "paths": {
             "/{modelSlug}": {"post": slug_operation},
+            **surface_paths(table),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -258,7 +260,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
             },
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, **SECURITY_SCHEMES},
             "schemas": {
                 "RunInput": {"allOf": [INPUT_SCHEMA, GATEWAY_RULES]},
                 "ContentPart": CONTENT_PART,
@@ -267,6 +269,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                 "StreamEvent": STREAM_EVENT,
                 "WorkersAnswer": WORKERS_ANSWER,
                 "ChoicesAnswer": CHOICES_ANSWER,
+                **surface_schemas(),
             },
         },
     }

@@ -33,6 +33,7 @@ from worker.ir import (
 )
 
 Shape = Literal["workers", "choices"]
+INTEGER_FIELDS = frozenset({"max_tokens", "top_k", "seed"})
 SAMPLING_FIELDS = (
     "max_tokens",
     "temperature",

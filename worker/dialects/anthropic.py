@@ -1,0 +1,332 @@
+"""The Anthropic Messages dialect (`POST /v1/messages`).
+
+Anthropic content blocks map onto the IR's chat turns: `system` becomes a system turn, `tool_use`
+blocks become the assistant's tool calls (input as JSON text), and each `tool_result` block becomes a
+`tool` turn of its own, placed before the rest of its user message (that is where chat templates
+expect it). Reasoning is shown as `thinking` blocks only when the request enabled `thinking`;
+otherwise it is left out, because Anthropic clients do not expect thinking they did not ask for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from worker.aggregate import Completion
+from worker.dialects.schemas import anthropic_violations, embedded_schema_violations, summary
+from worker.dialects.workers import tool_call_object
+from worker.errors import BadRequest, GatewayError, NotFound
+from worker.ir import (
+    ChatRequest,
+    ContentPart,
+    Event,
+    Finish,
+    FinishReason,
+    ImagePart,
+    Message,
+    ReasoningDelta,
+    SamplingParams,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+    UsageEvent,
+)
+from worker.models import ModelEntry, ModelTable
+from worker.tokens import count_prompt_tokens
+
+STOP_REASONS: Mapping[FinishReason, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+    "error": "end_turn",
+}
+CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+
+
+@dataclass(frozen=True, slots=True)
+class AnthropicCall:
+    request: ChatRequest
+    entry: ModelEntry
+    model: str
+    thinking: bool
+    ignored: tuple[str, ...]
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _image(block: Mapping[str, Any]) -> ImagePart:
+    source = block["source"]
+    return ImagePart(f"data:{source['media_type']};base64,{source['data']}")
+
+
+def _parts(blocks: list[Mapping[str, Any]]) -> tuple[ContentPart, ...]:
+    return tuple(_image(b) if b["type"] == "image" else TextPart(b["text"]) for b in blocks)
+
+
+def _tool_result(block: Mapping[str, Any]) -> Message:
+    content = block.get("content", "")
+    parts: str | tuple[ContentPart, ...] = content if isinstance(content, str) else _parts(content)
+    if block.get("is_error"):
+        text = parts if isinstance(parts, str) else "".join(p.text for p in parts if isinstance(p, TextPart))
+        parts = f"Error: {text}"
+    return Message(role="tool", content=parts, tool_call_id=block["tool_use_id"])
+
+
+def _turns(raw: Mapping[str, Any]) -> list[Message]:
+    role, content = raw["role"], raw["content"]
+    if isinstance(content, str):
+        return [Message(role=role, content=content)]
+    if role == "assistant":
+        text = "".join(b["text"] for b in content if b["type"] == "text")
+        calls = tuple(
+            ToolCall(b["id"], b["name"], orjson.dumps(b["input"]).decode())
+            for b in content
+            if b["type"] == "tool_use"
+        )
+        return [Message(role="assistant", content=text, tool_calls=calls)]
+    turns = [_tool_result(b) for b in content if b["type"] == "tool_result"]
+    rest = [b for b in content if b["type"] in ("text", "image")]
+    if rest or not turns:
+        turns.append(Message(role="user", content=_parts(rest)))
+    return turns
+
+
+def _system(raw: Any) -> list[Message]:
+    if raw is None:
+        return []
+    text = raw if isinstance(raw, str) else "\n\n".join(b["text"] for b in raw)
+    return [Message(role="system", content=text)] if text else []
+
+
+def _tool_choice(raw: Any, tools: tuple[ToolSpec, ...]) -> ToolChoice | None:
+    if raw is None:
+        return None
+    kind = raw["type"]
+    if kind in ("any", "tool") and not tools:
+        raise BadRequest(f"tool_choice '{kind}' needs at least one tool", [{"path": "/tool_choice"}])
+    if kind == "tool":
+        if all(t.name != raw["name"] for t in tools):
+            raise BadRequest(f"tool_choice names '{raw['name'][:64]}', which is not in 'tools'")
+        return ToolChoice("function", raw["name"])
+    return ToolChoice(CHOICES[kind])  # type: ignore[arg-type]  # the three modes of CHOICES
+
+
+def _has_cache_control(body: Mapping[str, Any]) -> bool:
+    """Whether any block or tool carries `cache_control` (prompt caching, which the gateway does not do)."""
+    system = body.get("system")
+    blocks: list[Any] = [*(system if isinstance(system, list) else ()), *body.get("tools", ())]
+    for message in body["messages"]:
+        if isinstance(message["content"], list):
+            blocks.extend(message["content"])
+    return any("cache_control" in block for block in blocks)
+
+
+def _ignored(body: Mapping[str, Any]) -> tuple[str, ...]:
+    names = []
+    if "service_tier" in body:
+        names.append("service_tier")
+    if (body.get("thinking") or {}).get("budget_tokens") is not None:
+        names.append("thinking.budget_tokens")
+    if (body.get("tool_choice") or {}).get("disable_parallel_tool_use") is not None:
+        names.append("tool_choice.disable_parallel_tool_use")
+    if _has_cache_control(body):
+        names.append("cache_control")
+    return tuple(names)
+
+
+def parse_request(body: Any, table: ModelTable) -> AnthropicCall:
+    violations = anthropic_violations(body)
+    if not violations:
+        schemas = [
+            (f"/tools/{i}/input_schema", t["input_schema"]) for i, t in enumerate(body.get("tools", ()))
+        ]
+        violations = embedded_schema_violations(schemas)
+    if violations:
+        raise BadRequest(f"Invalid request: {summary(violations)}", violations)
+    thinking = (body.get("thinking") or {}).get("type") == "enabled"
+    if thinking and body["thinking"]["budget_tokens"] >= body["max_tokens"]:
+        raise BadRequest("max_tokens must be greater than thinking.budget_tokens")
+    entry = table.resolve(body["model"])
+    if entry is None:
+        raise NotFound(f"model: {body['model'][:80]}")
+    tools = tuple(
+        ToolSpec(t["name"], t.get("description", ""), t["input_schema"]) for t in body.get("tools", ())
+    )
+    messages = _system(body.get("system"))
+    for raw in body["messages"]:
+        messages.extend(_turns(raw))
+    params = SamplingParams(
+        max_tokens=int(body["max_tokens"]),  # JSON Schema counts 5.0 as an integer; the IR wants an int
+        temperature=body.get("temperature"),
+        top_p=body.get("top_p"),
+        top_k=None if body.get("top_k") is None else int(body["top_k"]),
+        stop=tuple(body.get("stop_sequences", ())),
+    )
+    request = ChatRequest(
+        model=entry.slug,
+        messages=tuple(messages),
+        stream=bool(body.get("stream", False)),
+        params=params,
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), tools),
+        reasoning="separate" if thinking else "hidden",
+        user=(body.get("metadata") or {}).get("user_id"),
+    )
+    return AnthropicCall(request, entry, body["model"], thinking, _ignored(body))
+
+
+# --- rendering ----------------------------------------------------------------------------------------
+
+
+def stop_reason(finish: FinishReason, stop_sequence: str | None) -> str:
+    return "stop_sequence" if stop_sequence is not None else STOP_REASONS.get(finish, "end_turn")
+
+
+def usage_object(usage: Usage | None) -> dict[str, int]:
+    if usage is None:
+        return {"input_tokens": 0, "output_tokens": 0}
+    return {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens}
+
+
+def render_message(
+    completion: Completion, call: AnthropicCall, request_id: str, stop_sequence: str | None = None
+) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if call.thinking and completion.reasoning:
+        content.append({"type": "thinking", "thinking": completion.reasoning, "signature": ""})
+    if completion.text or not completion.tool_calls:
+        content.append({"type": "text", "text": completion.text})
+    for tool_call in completion.tool_calls:
+        parsed = tool_call_object(tool_call)
+        content.append(
+            {"type": "tool_use", "id": tool_call.id, "name": tool_call.name, "input": parsed["arguments"]}
+        )
+    return {
+        "id": f"msg_{request_id}",
+        "type": "message",
+        "role": "assistant",
+        "model": call.model,
+        "content": content,
+        "stop_reason": stop_reason(completion.finish_reason, stop_sequence),
+        "stop_sequence": stop_sequence,
+        "usage": usage_object(completion.usage),
+    }
+
+
+ERROR_TYPES: Mapping[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def error_body(error: GatewayError, request_id: str | None = None) -> dict[str, Any]:
+    kind = ERROR_TYPES.get(error.status, "invalid_request_error" if error.status < 500 else "api_error")
+    message = error.message
+    if isinstance(error.detail, str):
+        message = f"{message}: {error.detail}"
+    body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+def event(kind: str, data: Mapping[str, Any]) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps({"type": kind, **data}) + b"\n\n"
+
+
+def error_event(error: GatewayError) -> bytes:
+    return event("error", {"error": error_body(error)["error"]})
+
+
+class MessageStreamEncoder:
+    """Anthropic's event sequence: `message_start`, `ping`, then per content block
+    `content_block_start` / `content_block_delta`... / `content_block_stop`, then `message_delta` (stop
+    reason and usage) and `message_stop`. A block is opened whenever the kind of delta changes."""
+
+    __slots__ = ("_call", "_index", "_matched", "_open", "_request_id", "_started", "_stop")
+
+    def __init__(
+        self, call: AnthropicCall, request_id: str, matched: Callable[[], str | None] = lambda: None
+    ) -> None:
+        self._call = call
+        self._matched = matched  # the stop sequence that ended the answer, known once it has ended
+        self._request_id = request_id
+        self._started = False
+        self._open: str | None = None  # the kind of the open block: "thinking", "text" or "tool_use"
+        self._index = -1
+        self._stop = "end_turn"
+
+    def _start(self) -> bytes:
+        self._started = True
+        request = self._call.request
+        prompt = count_prompt_tokens(request.messages)
+        message: dict[str, Any] = {
+            "id": f"msg_{self._request_id}",
+            "type": "message",
+            "role": "assistant",
+            "model": self._call.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": prompt, "output_tokens": 0},
+        }
+        return event("message_start", {"message": message}) + event("ping", {})
+
+    def _close(self) -> bytes:
+        if self._open is None:
+            return b""
+        self._open = None
+        return event("content_block_stop", {"index": self._index})
+
+    def _block(self, kind: str, block: Mapping[str, Any]) -> bytes:
+        out = self._close()
+        self._index += 1
+        self._open = kind
+        return out + event("content_block_start", {"index": self._index, "content_block": block})
+
+    def _delta(self, delta: Mapping[str, Any]) -> bytes:
+        return event("content_block_delta", {"index": self._index, "delta": delta})
+
+    def encode(self, item: Event) -> bytes:
+        out = b"" if self._started else self._start()
+        if isinstance(item, ReasoningDelta):
+            if not self._call.thinking:
+                return out
+            if self._open != "thinking":
+                out += self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            return out + self._delta({"type": "thinking_delta", "thinking": item.text})
+        if isinstance(item, TextDelta):
+            if self._open != "text":
+                out += self._block("text", {"type": "text", "text": ""})
+            return out + self._delta({"type": "text_delta", "text": item.text})
+        if isinstance(item, ToolCallDelta):
+            if item.id is not None or item.name is not None:
+                block = {"type": "tool_use", "id": item.id or "", "name": item.name or "", "input": {}}
+                out += self._block("tool_use", block)
+            if item.arguments:
+                out += self._delta({"type": "input_json_delta", "partial_json": item.arguments})
+            return out
+        if isinstance(item, Finish):
+            self._stop = stop_reason(item.reason, self._matched())
+            return out + self._close()
+        if isinstance(item, UsageEvent):
+            delta = {
+                "delta": {"stop_reason": self._stop, "stop_sequence": self._matched()},
+                "usage": usage_object(item.usage),
+            }
+            return out + event("message_delta", delta) + event("message_stop", {})
+        return out
