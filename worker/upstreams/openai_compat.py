@@ -54,7 +54,8 @@ FINISH_REASONS: dict[str, FinishReason] = {
 MAX_ERROR_BODY = 64 * 1024
 
 
-def _message(message: Message) -> dict[str, Any]:
+def openai_message(message: Message) -> dict[str, Any]:
+    """One IR message as an OpenAI chat message (also the Workers AI REST input's message shape)."""
     out: dict[str, Any] = {"role": message.role}
     if isinstance(message.content, str):
         out["content"] = message.content
@@ -80,7 +81,7 @@ def _message(message: Message) -> dict[str, Any]:
 def build_payload(request: ChatRequest, target: Target) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "model": target.model,
-        "messages": [_message(m) for m in request.messages],
+        "messages": [openai_message(m) for m in request.messages],
     }
     for name, wire_name in PARAMS.items():
         value = getattr(request.params, name)

@@ -20,7 +20,6 @@ from worker.errors import GatewayError, UpstreamBadResponse, UpstreamError
 from worker.ir import (
     ChatRequest,
     Event,
-    ImagePart,
     Message,
     TextDelta,
     ToolCallDelta,
@@ -30,33 +29,13 @@ from worker.ir import (
 )
 from worker.models import Target
 from worker.upstreams.http import read_bounded, request_timeout, transport_error
+from worker.upstreams.openai_compat import openai_message
 from worker.upstreams.params import Param, ParamMap, map_params
 from worker.upstreams.sse import SSEDecoder
 
 
-def _message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role}
-    if isinstance(message.content, str):
-        out["content"] = message.content
-    else:
-        out["content"] = [
-            {"type": "image_url", "image_url": {"url": part.url}}
-            if isinstance(part, ImagePart)
-            else {"type": "text", "text": part.text}
-            for part in message.content
-        ]
-    if message.tool_call_id is not None:
-        out["tool_call_id"] = message.tool_call_id
-    if message.tool_calls:
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
-    return out
-
-
 def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
-    return [_message(m) for m in messages]
+    return [openai_message(m) for m in messages]
 
 
 def _tools(tools: tuple[ToolSpec, ...]) -> list[dict[str, Any]]:
