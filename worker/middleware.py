@@ -1,6 +1,6 @@
 """Pure ASGI middleware: request ids, the access log (with 499 for clients that left), last-resort errors.
 
-Pure ASGI, never Starlette's `BaseHTTPMiddleware`, which hides client disconnects from the app. The log
+Pure ASGI, never Starlette's base-HTTP middleware class, which hides client disconnects from the app. The log
 line carries method, path, status, duration and request id: never a body, a header value or a
 traceback. An exception that escapes an endpoint is logged by class name only and answered with a
 generic 500 that names the request id, so a stack trace can reach neither the client nor the log.
