@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from worker.simulator.plumbing import answer_lifespan, read_all
+
 MODELS = {"@cf/qwen/qwq-32b"}
 ANSWER = "The user asks for a capital. </think>\n\nParis is the capital of France."
 ROUTE = re.compile(r"^/client/v4/accounts/(?P<account>[^/]+)/ai/run/(?P<model>.+)$")
@@ -53,16 +55,9 @@ class FakeCloudflare:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await answer_lifespan(receive, send)
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_all(receive)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         self.seen.paths.append(scope["path"])
         self.seen.authorizations.append(headers.get("authorization", ""))

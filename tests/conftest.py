@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.logs import captured_logs
 from tests.servers import LiveServer, serving
 from worker.app import create_app
 from worker.settings import Settings, load_settings
@@ -45,6 +46,13 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
         yield c
+
+
+@pytest.fixture
+def log_lines() -> Iterator[list[str]]:
+    """The gateway's own log lines (the `worker` loggers) while the test runs."""
+    with captured_logs() as lines:
+        yield lines
 
 
 @pytest.fixture

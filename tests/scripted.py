@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from worker.simulator.plumbing import answer_lifespan, read_all
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -31,16 +33,9 @@ class ScriptedUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await answer_lifespan(receive, send)
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_all(receive)
         body = orjson.loads(raw)
         self.bodies.append(body)
         reply = self.replies[body["messages"][-1]["content"]]

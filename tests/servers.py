@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 import uvicorn
 
+from worker.simulator.plumbing import answer_lifespan, read_all
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -89,16 +91,9 @@ class FaultServer:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await answer_lifespan(receive, send)
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_all(receive)
         step = self.script[min(self.attempts, len(self.script) - 1)]
         self.attempts += 1
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,24 +13,6 @@ from tests.servers import LiveServer, free_port
 
 UPSTREAM_KEY = "sk-upstream-secret-do-not-leak"
 CHAT = {"messages": [{"role": "user", "content": "What is an edge gateway?"}], "top_k": 5, "seed": 7}
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    handler = Records()
-    logger = logging.getLogger("worker")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
 
 
 @pytest.fixture

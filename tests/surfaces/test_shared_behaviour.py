@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -32,24 +31,6 @@ SURFACES: list[tuple[str, Callable[[str], dict[str, Any]], Callable[[Any], Any]]
     ),
 ]
 IDS = ["openai", "anthropic", "cloudflare"]
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def log_lines() -> Iterator[list[str]]:
-    handler = Records()
-    logger = logging.getLogger("worker")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
 
 
 @pytest.mark.parametrize(("path", "body", "error_of"), SURFACES, ids=IDS)

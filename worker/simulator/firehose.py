@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from worker.simulator.plumbing import answer_lifespan
+
 
 @dataclass
 class FirehoseStats:
@@ -39,9 +41,7 @@ class Firehose:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await answer_lifespan(receive, send)
             return
         if not scope["path"].endswith("/chat/completions"):
             await send({"type": "http.response.start", "status": 404, "headers": []})

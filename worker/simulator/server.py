@@ -27,6 +27,7 @@ import orjson
 
 from worker.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
 from worker.simulator.engine import Generation, argument_pieces, find_fault, generate, pieces
+from worker.simulator.plumbing import answer_lifespan
 
 Scope = dict[str, Any]
 Message_ = dict[str, Any]
@@ -101,9 +102,7 @@ class SimulatorServer:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await answer_lifespan(receive, send)
             return
         path = scope["path"]
         if path == "/_sim/stats":
