@@ -38,7 +38,8 @@ async def normalize(
     timeout = first_timeout
     waiting_for_first = True
     iterator = aiter(events)
-    deadline = WaitDeadline()  # one timer for the whole stream, not one per event (worker/wait_deadline.py)
+    # One timer for the whole stream, not one per event (worker/wait_deadline.py).
+    deadline = WaitDeadline(horizon=idle_timeout)
     try:
         while True:
             deadline.arm(timeout)

@@ -133,24 +133,23 @@ async def split_reasoning(events: AsyncIterator[Event], json_answer: bool = Fals
         await close(events)
 
 
-async def present_reasoning(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIterator[Event]:
-    shown = _inline(events) if mode == "inline" else _trimmed(events, mode)
-    try:
-        async for event in shown:
-            yield event
-    finally:
-        await close(shown)
-        await close(events)
+def present_reasoning(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIterator[Event]:
+    # The presenter itself is returned (no wrapping generator): every layer of async generator costs
+    # each event a resumption, and this path carries every event of every answer.
+    return _inline(events) if mode == "inline" else _trimmed(events, mode)
 
 
 async def _inline(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
-    async for event in events:
-        if isinstance(event, ThinkClose):
-            yield TextDelta(THINK_CLOSE)
-        elif isinstance(event, ReasoningDelta):
-            yield TextDelta(event.text)
-        elif not isinstance(event, TextDelta) or event.text:
-            yield event
+    try:
+        async for event in events:
+            if isinstance(event, ThinkClose):
+                yield TextDelta(THINK_CLOSE)
+            elif isinstance(event, ReasoningDelta):
+                yield TextDelta(event.text)
+            elif not isinstance(event, TextDelta) or event.text:
+                yield event
+    finally:
+        await close(events)
 
 
 async def _trimmed(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIterator[Event]:
@@ -158,39 +157,42 @@ async def _trimmed(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIt
     at_start = True
     pending = ""  # white space held until we know whether more reasoning follows
     trim_answer = False
-    async for event in events:
-        if isinstance(event, ReasoningDelta):
-            if mode == "hidden":
+    try:
+        async for event in events:
+            if isinstance(event, ReasoningDelta):
+                if mode == "hidden":
+                    continue
+                text = pending + event.text
+                if at_start:
+                    stripped = text.lstrip()
+                    if held_prefix(stripped, THINK_OPEN) == len(stripped) and stripped:
+                        pending = text  # could still become `<think>`
+                        continue
+                    if stripped.startswith(THINK_OPEN):
+                        stripped = stripped[len(THINK_OPEN) :].lstrip()
+                    text = stripped
+                    if not text:
+                        pending = ""
+                        continue
+                    at_start = False
+                body = text.rstrip()
+                pending = text[len(body) :]
+                if body:
+                    yield ReasoningDelta(body)
                 continue
-            text = pending + event.text
-            if at_start:
-                stripped = text.lstrip()
-                if held_prefix(stripped, THINK_OPEN) == len(stripped) and stripped:
-                    pending = text  # could still become `<think>`
-                    continue
-                if stripped.startswith(THINK_OPEN):
-                    stripped = stripped[len(THINK_OPEN) :].lstrip()
-                text = stripped
-                if not text:
-                    pending = ""
-                    continue
-                at_start = False
-            body = text.rstrip()
-            pending = text[len(body) :]
-            if body:
-                yield ReasoningDelta(body)
-            continue
-        if isinstance(event, ThinkClose):
-            pending = ""
-            trim_answer = True
-            continue
-        if isinstance(event, TextDelta):
-            text = event.text.lstrip() if trim_answer else event.text
-            if text:
-                trim_answer = False
-                yield TextDelta(text)
-            continue
-        if isinstance(event, Finish) and at_start and pending.strip() and mode == "separate":
-            yield ReasoningDelta(pending.strip())  # a reasoning so short it never got past "<thi"
-            pending = ""
-        yield event
+            if isinstance(event, ThinkClose):
+                pending = ""
+                trim_answer = True
+                continue
+            if isinstance(event, TextDelta):
+                text = event.text.lstrip() if trim_answer else event.text
+                if text:
+                    trim_answer = False
+                    yield TextDelta(text)
+                continue
+            if isinstance(event, Finish) and at_start and pending.strip() and mode == "separate":
+                yield ReasoningDelta(pending.strip())  # a reasoning so short it never got past "<thi"
+                pending = ""
+            yield event
+    finally:
+        await close(events)

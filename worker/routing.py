@@ -207,8 +207,18 @@ class Gateway:
                     await _close(stream)
                     raise
                 state.breaker.record_success()
-                async for event in _rest_of(first, stream, state):
-                    yield event
+                # The answer from its first event on (kept in this generator, not a nested one: a
+                # layer costs every event a resumption). A failure now reaches the client, never retried.
+                try:
+                    yield first
+                    async for event in stream:
+                        yield event
+                except UpstreamError:
+                    state.failures += 1
+                    state.breaker.record_failure()
+                    raise
+                finally:
+                    await _close(stream)
                 return
             log.warning("upstream %s given up (%s)", state.name, last_error.code if last_error else "open")
         if last_error is None:
@@ -252,20 +262,6 @@ class Gateway:
             return None
         wait = backoff(retries, settings.retry_backoff_base, settings.retry_backoff_cap, self._rng)
         return max(wait, asked or 0.0)
-
-
-async def _rest_of(first: Event, stream: AsyncIterator[Event], state: TargetState) -> AsyncIterator[Event]:
-    """The answer from its first event on; a failure now reaches the client and is never retried."""
-    try:
-        yield first
-        async for event in stream:
-            yield event
-    except UpstreamError:
-        state.failures += 1
-        state.breaker.record_failure()
-        raise
-    finally:
-        await _close(stream)
 
 
 async def _close(stream: AsyncIterator[Event]) -> None:

@@ -16,9 +16,13 @@ import asyncio
 
 
 class WaitDeadline:
-    __slots__ = ("_armed", "_handle", "_loop", "_started", "_task", "fired", "timeout")
+    __slots__ = ("_armed", "_handle", "_horizon", "_loop", "_started", "_task", "fired", "timeout")
 
-    def __init__(self) -> None:
+    def __init__(self, horizon: float | None = None) -> None:
+        """`horizon`: the shortest timeout this deadline will be armed with. The timer is never set
+        further ahead, so that re-arming with a shorter timeout (idle after first byte) finds it early
+        enough and needs no new timer: one timer per stream instead of two."""
+        self._horizon = horizon
         self._loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None, "a deadline belongs to a task"
@@ -43,7 +47,9 @@ class WaitDeadline:
             self._handle.cancel()
             self._handle = None
         if self._handle is None:
-            self._handle = self._loop.call_at(due, self._fire)
+            horizon = self._horizon
+            wake = due if horizon is None or horizon >= timeout else self._started + horizon
+            self._handle = self._loop.call_at(wake, self._fire)
 
     def disarm(self) -> None:
         self._armed = False
