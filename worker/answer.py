@@ -162,5 +162,12 @@ def answer_events(request: ChatRequest, target: Target, run: Run, default_mode: 
     in_prompt = target.tool_mode == "prompt" and not request.raw
     upstream_request = prompt_tools_request(request) if in_prompt else request
     offered = bool(request.tools) and (request.tool_choice is None or request.tool_choice.mode != "none")
+    if not request.tools and request.response_schema is None:
+        # Nothing to check (no calls offered, no schema), so no retry either: the checking stage would
+        # only hand every event on, and a stage is a resumption per event on the hottest path.
+        events = run(upstream_request)
+        if not request.raw:
+            events = split_reasoning(events, request.json_mode)
+        return present_reasoning(events, mode)
     checked = _checked(request, upstream_request, run, in_prompt and offered, mode)
     return present_reasoning(checked, mode)

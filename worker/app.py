@@ -7,6 +7,7 @@ its own upstream client, at start-up, and closes them at shut-down.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -51,6 +52,11 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Everything built so far (modules, compiled schemas, the model table) lives as long as the
+        # process: moved out of the collector's sight, a full collection no longer walks ~55,000
+        # objects (~30 ms each time, the p99 of a loaded gateway; README § Performance, "garbage").
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -13,7 +13,6 @@ another with `?shape=choices|workers` or the header `X-Response-Shape`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -197,9 +196,9 @@ class ModelSlugDialect:
     def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
         assert located is not None
         slug = located.slug
-        request = workers.parse_request(validate_body(body), slug)
+        checked = validate_body(body)
         shape = choose_shape(scope, state.settings.response_shape)
-        request = dataclasses.replace(request, reasoning=choose_reasoning(scope))
+        request = workers.parse_request(checked, slug, choose_reasoning(scope))
 
         def render(completion: Completion, request_id: str) -> bytes:
             return orjson.dumps(workers.render_completion(completion, shape, slug, request_id))

@@ -20,12 +20,20 @@ ever see the answer as `TextDelta`s:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from worker.closing import close
-from worker.ir import Event, Finish, ReasoningDelta, ReasoningMode, TextDelta, ToolCallDelta, UsageEvent
+from worker.ir import (
+    Event,
+    Finish,
+    ReasoningDelta,
+    ReasoningMode,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
 from worker.tokens import count_tokens
 
 THINK_OPEN = "<think>"
@@ -50,11 +58,17 @@ def held_prefix(text: str, tag: str) -> int:
     return 0
 
 
-def _closed_usage(event: UsageEvent, counted: int) -> UsageEvent:
+def _closed_usage(event: UsageEvent, reasoning_parts: list[str]) -> UsageEvent:
+    """Counted once, at the end, and only when the upstream did not say: counting every chunk as it
+    passed cost a regex scan per event even for upstreams that report the figure themselves."""
     usage = event.usage
-    if usage.reasoning_tokens is not None or counted == 0:
+    if usage.reasoning_tokens is not None or not reasoning_parts:
         return event
-    return UsageEvent(dataclasses.replace(usage, reasoning_tokens=min(counted, usage.completion_tokens)))
+    counted = count_tokens("".join(reasoning_parts))
+    if counted == 0:
+        return event
+    reasoning = min(counted, usage.completion_tokens)
+    return UsageEvent(Usage(usage.prompt_tokens, usage.completion_tokens, reasoning, usage.estimated))
 
 
 async def split_reasoning(events: AsyncIterator[Event], json_answer: bool = False) -> AsyncIterator[Event]:
@@ -63,7 +77,7 @@ async def split_reasoning(events: AsyncIterator[Event], json_answer: bool = Fals
     state = "reasoning"  # -> "answer" after the tag (inline) or after the field's reasoning ended
     from_field = False
     held = ""
-    counted = 0
+    reasoning_parts: list[str] = []  # the reasoning's text, counted only if the usage lacks the figure
     last_char = ""
     undecided = json_answer
     try:
@@ -81,7 +95,7 @@ async def split_reasoning(events: AsyncIterator[Event], json_answer: bool = Fals
                 from_field = True
                 undecided = False
                 if event.text:
-                    counted += count_tokens(event.text)
+                    reasoning_parts.append(event.text)
                     last_char = event.text[-1]
                     yield event
                 continue
@@ -102,13 +116,13 @@ async def split_reasoning(events: AsyncIterator[Event], json_answer: bool = Fals
                     keep = held_prefix(text, THINK_CLOSE)
                     held = text[len(text) - keep :]
                     if len(text) > keep:
-                        counted += count_tokens(text[: len(text) - keep])
+                        reasoning_parts.append(text[: len(text) - keep])
                         yield ReasoningDelta(text[: len(text) - keep])
                     continue
                 held = ""
                 state = "answer"
                 if at:
-                    counted += count_tokens(text[:at])
+                    reasoning_parts.append(text[:at])
                     yield ReasoningDelta(text[:at])
                 yield ThinkClose()
                 rest = text[at + len(THINK_CLOSE) :]
@@ -125,7 +139,7 @@ async def split_reasoning(events: AsyncIterator[Event], json_answer: bool = Fals
                         yield ReasoningDelta("\n")
                     yield ThinkClose()
             if isinstance(event, UsageEvent):
-                event = _closed_usage(event, counted)
+                event = _closed_usage(event, reasoning_parts)
             yield event
         if held:
             yield ReasoningDelta(held)

@@ -22,6 +22,7 @@ from worker.ir import (
     ImagePart,
     Message,
     ReasoningDelta,
+    ReasoningMode,
     SamplingParams,
     TextDelta,
     TextPart,
@@ -126,7 +127,7 @@ def _tool_choice(raw: Any) -> ToolChoice | None:
     )
 
 
-def parse_request(body: Mapping[str, Any], slug: str) -> ChatRequest:
+def parse_request(body: Mapping[str, Any], slug: str, reasoning: ReasoningMode | None = None) -> ChatRequest:
     if "functions" in body:
         raise BadRequest(
             "Invalid payload: 'functions' (code-defined functions) is not supported by this gateway; "
@@ -163,6 +164,7 @@ def parse_request(body: Mapping[str, Any], slug: str) -> ChatRequest:
         tools=tuple(_tool(t) for t in body.get("tools", ())),
         tool_choice=_tool_choice(body.get("tool_choice")),
         response_schema=body.get("guided_json"),
+        reasoning=reasoning,
     )
 
 

@@ -6,12 +6,23 @@ the exception's text, which can carry URLs with credentials).
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import orjson
 
 from worker.errors import GatewayError, UpstreamError, UpstreamTimeout
 from worker.models import Target
 
 MAX_ERROR_BODY = 64 * 1024
+
+
+def request_body(payload: Any) -> bytes:
+    """The JSON body of an upstream request, as an exact-size copy: orjson hands out its 4 KiB working
+    buffer as the bytes object, and this body lives as long as the answer (held by the adapter and by
+    the HTTP client's request), so every open stream paid 4 KiB for a few hundred bytes (README §
+    Performance, memory per open stream)."""
+    return bytes(memoryview(orjson.dumps(payload)))
 
 
 def request_timeout(target: Target) -> httpx.Timeout | None:

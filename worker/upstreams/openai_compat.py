@@ -33,7 +33,7 @@ from worker.ir import (
 )
 from worker.models import Target
 from worker.upstreams.completions import completion_payload, text_chunk_events, text_completion_events
-from worker.upstreams.http import request_timeout
+from worker.upstreams.http import request_body, request_timeout
 from worker.upstreams.pool_janitor import reclaim_orphans
 from worker.upstreams.sse import ServerSentEvent, SSEDecoder, SSETooLarge
 from worker.upstreams.status import error_for_status, redact
@@ -230,7 +230,7 @@ class OpenAICompatible:
         if target.api_key:
             headers["authorization"] = f"Bearer {target.api_key}"
         payload = completion_payload(request, target) if is_raw else build_payload(request, target)
-        body = orjson.dumps(payload)
+        body = request_body(payload)
         url = f"{target.base_url}/completions" if is_raw else f"{target.base_url}/chat/completions"
         decode_body = text_completion_events if is_raw else completion_events
         decode_chunk = text_chunk_events if is_raw else chunk_events

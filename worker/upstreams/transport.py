@@ -15,7 +15,6 @@ that is what stops an upstream generation when the client has gone.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -82,7 +81,48 @@ class UpstreamResponse:
         return self._body.__aiter__()
 
     async def aread(self) -> bytes:
-        return b"".join([chunk async for chunk in self._body])
+        # aiohttp's own whole-body read: no generator or chunk list between its buffer and us.
+        try:
+            return await self._body._response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _translate(exc) from exc
+
+
+class _Post:
+    """`async with transport.stream_post(...) as answer`: a plain context manager rather than
+    `contextlib`'s generator-based one, which cost a generator and its bookkeeping per request."""
+
+    __slots__ = ("_answer", "_body", "_headers", "_session", "_timeouts", "_url")
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeouts: aiohttp.ClientTimeout,
+    ) -> None:
+        self._session, self._url, self._body = session, url, body
+        self._headers, self._timeouts = headers, timeouts
+        self._answer: UpstreamResponse | None = None
+
+    async def __aenter__(self) -> UpstreamResponse:
+        try:
+            response = await self._session.post(
+                self._url,
+                data=self._body,
+                headers=self._headers,
+                allow_redirects=False,
+                timeout=self._timeouts,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _translate(exc) from exc
+        self._answer = UpstreamResponse(response)
+        return self._answer
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._answer is not None:
+            await self._answer._body.aclose()
 
 
 def _timeout(timeouts: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
@@ -120,27 +160,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._timeout = _timeout(timeout.as_dict() if timeout is not None else {})
 
-    @contextlib.asynccontextmanager
-    async def stream_post(
+    def stream_post(
         self, url: str, body: bytes, headers: Mapping[str, str], limits: httpx.Timeout | None = None
-    ) -> AsyncIterator[UpstreamResponse]:
+    ) -> _Post:
         """POST `body`; the answer's body is read by the caller, and closed (or pooled) on exit.
         `limits`: a target's own timeouts (model table), else the transport's."""
         session = self._session
         if session is None or session.closed:
             session = self._session = self._open()
-        try:
-            timeouts = self._timeout if limits is None else _timeout(limits.as_dict())
-            response = await session.post(
-                _without_userinfo(url), data=body, headers=headers, allow_redirects=False, timeout=timeouts
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _translate(exc) from exc
-        answer = UpstreamResponse(response)
-        try:
-            yield answer
-        finally:
-            await answer._body.aclose()
+        timeouts = self._timeout if limits is None else _timeout(limits.as_dict())
+        return _Post(session, _without_userinfo(url), body, headers, timeouts)
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(

@@ -28,7 +28,7 @@ from worker.ir import (
     UsageEvent,
 )
 from worker.models import Target
-from worker.upstreams.http import read_bounded, request_timeout, transport_error
+from worker.upstreams.http import read_bounded, request_body, request_timeout, transport_error
 from worker.upstreams.openai_compat import openai_message
 from worker.upstreams.params import Param, ParamMap, map_params
 from worker.upstreams.sse import SSEDecoder
@@ -195,7 +195,7 @@ class WorkersStyleUpstream:
         headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
         if target.api_key:
             headers["authorization"] = f"Bearer {target.api_key}"
-        body = orjson.dumps(build_payload(request))
+        body = request_body(build_payload(request))
         timeout = request_timeout(target)
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
