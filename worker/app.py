@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker.endpoints import ModelSlugEndpoint
+from worker.endpoints import DialectEndpoint, ModelSlugEndpoint
 from worker.fastpath import SlugFastPath
 from worker.middleware import AccessLogMiddleware
 from worker.openapi import openapi_document
@@ -124,4 +124,13 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
     other_paths = [
         getattr(r, "path", "") for r in app.routes if getattr(r, "endpoint", None) is not slug_endpoint
     ]
-    return AccessLogMiddleware(SlugFastPath(app, slug_endpoint, other_paths))
+    # So do `POST`s to fixed paths served by a pure-ASGI dialect endpoint (the OpenAI and Anthropic routes).
+    fixed = {
+        r.path: r.endpoint
+        for r in app.routes
+        if isinstance(r, Route)
+        and isinstance(r.endpoint, DialectEndpoint)
+        and "{" not in r.path
+        and "POST" in (r.methods or ())
+    }
+    return AccessLogMiddleware(SlugFastPath(app, slug_endpoint, other_paths, fixed))

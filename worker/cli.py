@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         loop=fastest("uvloop"),
         http=fastest("httptools"),
         access_log=False,  # the gateway logs every request itself, including 499s
+        # The gateway reads neither the client's address nor the scheme, so uvicorn's rewriting of
+        # them from X-Forwarded-* headers would be work on every request for nothing.
+        proxy_headers=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
     )

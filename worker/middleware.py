@@ -24,6 +24,7 @@ from worker.errors import ClientClosed
 log = logging.getLogger("worker.access")
 REQUEST_ID_KEY = "worker.request_id"
 STATUS_KEY = "worker.status"
+ACCESS_LINE = "%s %s %d %.1fms id=%s"
 
 
 # Request ids must be unique, not secret: a random per-process prefix and a counter give 16 hex digits
@@ -85,14 +86,12 @@ class AccessLogMiddleware:
             coalesced.discard()
             status = scope.get(STATUS_KEY, status)
             if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "%s %s %d %.1fms id=%s",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                    request_id,
-                )
+                # `makeRecord` + `handle` is `log.info` without `findCaller`'s walk up the stack for a
+                # source line the access line never shows (~20% of the line's cost); filters and
+                # handlers apply as for any record.
+                took = (time.perf_counter() - started) * 1000
+                args = (scope["method"], scope["path"], status, took, request_id)
+                log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, ACCESS_LINE, args, None))
 
 
 def _where(exc: BaseException) -> str:
