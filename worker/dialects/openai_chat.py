@@ -17,7 +17,7 @@ import orjson
 
 from worker.aggregate import Completion
 from worker.dialects.schemas import embedded_schema_violations, openai_violations, summary
-from worker.dialects.workers import DONE, openai_tool_call
+from worker.dialects.workers import DONE, openai_message
 from worker.errors import BadRequest, GatewayError, NotFound, Unauthorized, UpstreamTimeout
 from worker.ir import (
     ChatRequest,
@@ -188,13 +188,7 @@ def parse_request(body: Any, table: ModelTable) -> OpenAIChat:
 
 
 def render_completion(completion: Completion, model: str, request_id: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": completion.text or None}
-    if completion.reasoning:
-        message["reasoning_content"] = completion.reasoning
-    if completion.tool_calls:
-        message["tool_calls"] = [openai_tool_call(c) for c in completion.tool_calls]
-    elif message["content"] is None:
-        message["content"] = ""
+    message = openai_message(completion, completion.text)
     return {
         "id": f"chatcmpl-{request_id}",
         "object": "chat.completion",

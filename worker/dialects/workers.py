@@ -186,6 +186,19 @@ def tool_call_object(call: ToolCall) -> dict[str, Any]:
     return {"name": call.name, "arguments": arguments}
 
 
+def openai_message(completion: Completion, text: str) -> dict[str, Any]:
+    """The assistant message of an OpenAI chat completion, shared by both surfaces that answer in it:
+    content is null only beside tool calls, reasoning goes in `reasoning_content`."""
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if completion.reasoning:
+        message["reasoning_content"] = completion.reasoning
+    if completion.tool_calls:
+        message["tool_calls"] = [openai_tool_call(c) for c in completion.tool_calls]
+    elif message["content"] is None:
+        message["content"] = ""
+    return message
+
+
 def openai_tool_call(call: ToolCall) -> dict[str, Any]:
     tool_call_object(call)  # the same validity check, whichever shape is asked for
     return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
@@ -202,13 +215,7 @@ def render_completion(completion: Completion, shape: Shape, model: str, request_
             out["tool_calls"] = [tool_call_object(c) for c in completion.tool_calls]
         out["usage"] = usage
         return out
-    message: dict[str, Any] = {"role": "assistant", "content": text or None}
-    if completion.reasoning:
-        message["reasoning_content"] = completion.reasoning
-    if completion.tool_calls:
-        message["tool_calls"] = [openai_tool_call(c) for c in completion.tool_calls]
-    elif message["content"] is None:
-        message["content"] = ""
+    message = openai_message(completion, text)
     return {
         "id": f"chatcmpl-{request_id}",
         "object": "chat.completion",
