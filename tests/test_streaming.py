@@ -118,3 +118,65 @@ async def test_no_keepalive_while_events_flow() -> None:
     flowing = events(*[x for _ in range(6) for x in (0.03, TextDelta("t"))], Finish("stop"), USAGE)
     _, send = await run(flowing, keepalive=0.1)
     assert b"keep-alive" not in send.body
+
+
+async def test_keepalives_resume_when_a_flowing_stream_falls_silent() -> None:
+    source = events(TextDelta("a"), 0.35, TextDelta("b"), Finish("stop"), USAGE)
+    _, send = await run(source, keepalive=0.1)
+    first, rest = send.body.split(b"\n\n", 1)
+    assert first.startswith(b"data: ") and b'"a"' in first
+    before_b = rest.split(b'"b"', 1)[0]
+    assert 2 <= before_b.count(b": keep-alive\n\n") <= 4
+
+
+async def test_no_keepalive_once_the_stream_has_ended() -> None:
+    send = Recorder()
+    await respond_stream(
+        send,  # type: ignore[arg-type]
+        events(TextDelta("a"), Finish("stop"), USAGE),
+        WorkersStreamEncoder().encode,
+        render_workers_error,
+        error_event,
+        0.05,
+        "rid",
+    )
+    count = len(send.messages)
+    await asyncio.sleep(0.2)  # several intervals: a timer left behind would have sent by now
+    assert len(send.messages) == count and send.complete
+
+
+class SlowSend(Recorder):
+    """A client whose socket is full: every body takes `delay` to go out, and nothing may interleave."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.busy = False
+        self.overlapped = False
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if self.busy:
+            self.overlapped = True
+        self.busy = True
+        try:
+            await asyncio.sleep(self.delay)
+            self.messages.append(message)
+        finally:
+            self.busy = False
+
+
+async def test_a_keepalive_never_interleaves_with_an_event_write() -> None:
+    send = SlowSend(0.04)
+    source = events(0.12, TextDelta("a"), 0.09, TextDelta("b"), 0.11, TextDelta("c"), Finish("stop"), USAGE)
+    status = await respond_stream(
+        send,  # type: ignore[arg-type]
+        source,
+        WorkersStreamEncoder().encode,
+        render_workers_error,
+        error_event,
+        0.05,
+        "rid",
+    )
+    assert status == 200 and send.complete and not send.overlapped
+    assert b": keep-alive\n\n" in send.body
+    assert [b'"a"' in send.body, b'"b"' in send.body, b'"c"' in send.body] == [True, True, True]
