@@ -7,6 +7,7 @@ import pytest
 from tests.streams import collect, cuts, feed, reasoning_of, text_of
 from worker.ir import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, Usage, UsageEvent
 from worker.reasoning import ThinkClose, held_prefix, present_reasoning, split_reasoning
+from worker.tokens import count_tokens
 
 INLINE = "Let me think.\nYes, 2+2=4 (not </thin>).\n</think>\n\nThe answer is 4."
 OPENED = "<think>\n" + INLINE
@@ -109,3 +110,30 @@ async def test_a_json_answer_without_reasoning_is_all_answer() -> None:
 async def test_separate_keeps_a_reasoning_that_only_looked_like_a_tag() -> None:
     out = await through(["  <th"], "separate")
     assert reasoning_of(out) == "<th" and text_of(out) == ""
+
+
+FUSED_CASES: list[list[Event]] = [
+    [ReasoningDelta("Hmm."), ReasoningDelta(" Fine."), TextDelta("Answer.")],
+    [ReasoningDelta("Hmm.\n"), TextDelta(""), TextDelta("\n\nAnswer.")],
+    [ReasoningDelta("Call it."), ToolCallDelta(0, "{}", "call123456789", "f")],
+    [TextDelta(""), TextDelta("a </thi"), TextDelta(""), TextDelta("nk>"), TextDelta(""), TextDelta("b")],
+    [TextDelta("cut off while thi"), TextDelta("nking </thi")],
+]
+
+
+@pytest.mark.parametrize("json_answer", [False, True])
+async def test_the_one_stage_inline_split_equals_split_then_present(json_answer: bool) -> None:
+    """`split_reasoning(inline=True)` must give event for event what the two stages give."""
+    cases = [*FUSED_CASES, *([TextDelta(c) for c in chunks] for chunks in cuts(OPENED))]
+    cases += [[TextDelta(c) for c in chunks] for chunks in cuts(' {"a": 1}')]
+    for case in cases:
+        fused = await collect(split_reasoning(feed([*case, *END]), json_answer, inline=True))
+        staged = await collect(present_reasoning(split_reasoning(feed([*case, *END]), json_answer), "inline"))
+        assert fused == staged, case
+
+
+async def test_the_one_stage_inline_split_passes_an_upstream_chunk_on_as_it_came() -> None:
+    chunk = TextDelta("thinking, no tag in sight")
+    out = await collect(split_reasoning(feed([chunk, *END]), inline=True))
+    assert out[0] is chunk
+    assert isinstance(out[-1], UsageEvent) and out[-1].usage.reasoning_tokens == count_tokens(chunk.text)

@@ -166,8 +166,10 @@ def answer_events(request: ChatRequest, target: Target, run: Run, default_mode: 
         # Nothing to check (no calls offered, no schema), so no retry either: the checking stage would
         # only hand every event on, and a stage is a resumption per event on the hottest path.
         events = run(upstream_request)
-        if not request.raw:
-            events = split_reasoning(events, request.json_mode)
-        return present_reasoning(events, mode)
+        if request.raw:
+            return present_reasoning(events, mode)
+        if mode == "inline":  # split and presented in one stage
+            return split_reasoning(events, request.json_mode, inline=True)
+        return present_reasoning(split_reasoning(events, request.json_mode), mode)
     checked = _checked(request, upstream_request, run, in_prompt and offered, mode)
     return present_reasoning(checked, mode)
