@@ -124,8 +124,9 @@ FUSED_CASES: list[list[Event]] = [
 @pytest.mark.parametrize("json_answer", [False, True])
 async def test_the_one_stage_inline_split_equals_split_then_present(json_answer: bool) -> None:
     """`split_reasoning(inline=True)` must give event for event what the two stages give."""
-    cases = [*FUSED_CASES, *([TextDelta(c) for c in chunks] for chunks in cuts(OPENED))]
-    cases += [[TextDelta(c) for c in chunks] for chunks in cuts(' {"a": 1}')]
+    cases: list[list[Event]] = list(FUSED_CASES)
+    for text in (OPENED, ' {"a": 1}'):
+        cases += [[TextDelta(c) for c in chunks] for chunks in cuts(text)]
     for case in cases:
         fused = await collect(split_reasoning(feed([*case, *END]), json_answer, inline=True))
         staged = await collect(present_reasoning(split_reasoning(feed([*case, *END]), json_answer), "inline"))
