@@ -72,6 +72,7 @@ def _closed_usage(event: UsageEvent, reasoning_parts: list[str]) -> UsageEvent:
 
 
 INLINE_CLOSE = TextDelta(THINK_CLOSE)
+TAG_TAIL = len(THINK_CLOSE) - 1  # the longest end of a chunk that can be the start of the tag
 
 
 async def split_reasoning(
@@ -126,7 +127,8 @@ async def split_reasoning(
                 text = held + event.text
                 at = text.find(THINK_CLOSE)
                 if at < 0:
-                    keep = held_prefix(text, THINK_CLOSE)
+                    # `held_prefix` only when a `<` is near the end: most chunks have none
+                    keep = held_prefix(text, THINK_CLOSE) if "<" in text[-TAG_TAIL:] else 0
                     held = text[len(text) - keep :]
                     if len(text) > keep:
                         part = text[: len(text) - keep]

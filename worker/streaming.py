@@ -78,7 +78,10 @@ class SSEResponder:
             await asyncio.wait({self._keepalive})
         self._writing = True
         try:
-            await self._emit(chunk, more)
+            if self.started:
+                await self._send({"type": "http.response.body", "body": chunk, "more_body": more})
+            else:
+                await self._emit(chunk, more)
         finally:
             self._writing = False
             self._last = time.monotonic()

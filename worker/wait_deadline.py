@@ -35,6 +35,12 @@ class WaitDeadline:
 
     def arm(self, timeout: float | None) -> None:
         """Start counting `timeout` seconds from now (None: wait for ever)."""
+        if timeout is not None and timeout == self.timeout and self._handle is not None:
+            # Re-armed with the same timeout (every event after the first): the pending timer was set
+            # for an earlier start, so it fires no later than the new deadline; noting the time is all.
+            self._started = self._loop.time()
+            self._armed = True
+            return
         self.timeout = timeout
         self._armed = timeout is not None
         if timeout is None:
