@@ -10,7 +10,7 @@ including a 200 without `choices`, is an `UpstreamBadResponse`, never an empty s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -179,35 +179,42 @@ def completion_events(body: bytes) -> Iterator[Event]:
         yield UsageEvent(usage)
 
 
-def chunk_events(data: Any) -> Iterator[Event]:
-    """Events of one decoded `chat.completion.chunk`."""
+def chunk_events(data: Any) -> list[Event]:
+    """Events of one decoded `chat.completion.chunk`.
+
+    A list, not a generator: this runs once per streamed chunk, and a generator's frame and its
+    `StopIteration` cost more than the one or two events most chunks carry."""
     if not isinstance(data, dict):
         raise UpstreamBadResponse("The upstream sent a stream chunk that is not an object")
     if "error" in data or data.get("object") == "error":  # OpenAI's form, or older vLLM's flat one
         error = data.get("error", data)
         message = error.get("message") if isinstance(error, dict) else error
         raise UpstreamError(f"The upstream failed mid-stream: {str(message)[:500]}")
-    choices = data.get("choices") or []
-    if not isinstance(choices, list):
+    choices = data.get("choices") or ()
+    if not isinstance(choices, list | tuple):
         raise UpstreamBadResponse("The upstream sent a stream chunk whose 'choices' is not a list")
+    events: list[Event] = []
     for choice in choices:
-        delta = choice.get("delta") or {} if isinstance(choice, dict) else None
-        if not isinstance(delta, dict) or not isinstance(choice, dict):
+        delta = (choice.get("delta") or {}) if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
             raise UpstreamBadResponse("The upstream sent a stream chunk with a malformed choice")
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning:
-            yield ReasoningDelta(reasoning)
+            events.append(ReasoningDelta(reasoning))
         content = delta.get("content")
         if content:
-            yield TextDelta(content)
+            events.append(TextDelta(content))
         if delta.get("tool_calls"):
-            yield from _tool_call_deltas(delta["tool_calls"], streamed=True)
+            events.extend(_tool_call_deltas(delta["tool_calls"], streamed=True))
         reason = choice.get("finish_reason")
         if isinstance(reason, str):
-            yield Finish(FINISH_REASONS.get(reason, "stop"))
-    usage = _usage(data.get("usage"))
-    if usage is not None:
-        yield UsageEvent(usage)
+            events.append(Finish(FINISH_REASONS.get(reason, "stop")))
+    raw_usage = data.get("usage")
+    if raw_usage is not None:
+        usage = _usage(raw_usage)
+        if usage is not None:
+            events.append(UsageEvent(usage))
+    return events
 
 
 class OpenAICompatible:
@@ -233,7 +240,7 @@ class OpenAICompatible:
         body = request_body(payload)
         url = f"{target.base_url}/completions" if is_raw else f"{target.base_url}/chat/completions"
         decode_body = text_completion_events if is_raw else completion_events
-        decode_chunk = text_chunk_events if is_raw else chunk_events
+        decode_chunk: Callable[[Any], Iterable[Event]] = text_chunk_events if is_raw else chunk_events
         timeout = request_timeout(target)  # the target's own timeouts, if the model table gives any
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
@@ -284,7 +291,7 @@ async def _read_bounded(response: Answer, limit: int) -> bytes:
 
 
 async def _stream_events(
-    response: Answer, decode: Callable[[Any], Iterator[Event]] = chunk_events
+    response: Answer, decode: Callable[[Any], Iterable[Event]] = chunk_events
 ) -> AsyncIterator[Event]:
     """Events of an upstream SSE stream. It ends at `[DONE]`; an end without it is accepted only when a
     finish reason came (several servers omit `[DONE]`), otherwise the answer was cut off: an error."""
@@ -322,7 +329,7 @@ async def _finish_reading(chunks: AsyncIterator[bytes], limit: int = 64 * 1024) 
             return
 
 
-def _decode_chunk(sse: ServerSentEvent, decode: Callable[[Any], Iterator[Event]]) -> Iterator[Event]:
+def _decode_chunk(sse: ServerSentEvent, decode: Callable[[Any], Iterable[Event]]) -> Iterable[Event]:
     data = sse.data
     if sse.event == "error":  # `event: error` (some servers): whatever the data says, the stream failed
         try:
