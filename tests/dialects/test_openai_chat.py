@@ -206,3 +206,11 @@ def test_errors(error: Any, status: int, kind: str, code: str) -> None:
 def test_bad_request_param_is_the_first_violation() -> None:
     error = BadRequest("Invalid request", [{"path": "/messages/0/role", "message": "x"}])
     assert openai_chat.error_body(error)["error"]["param"] == "messages.0.role"
+
+
+def test_the_direct_content_chunks_are_what_the_generic_encoding_writes() -> None:
+    """Content deltas after the first skip building dicts; the bytes must be the same."""
+    encoder = openai_chat.ChatStreamEncoder("qwq-32b", "rid", include_usage=True)
+    encoder.encode(TextDelta("first"))  # the role goes on the first delta only, through the generic path
+    for text in ["plain", 'a "quote" and a \\ backslash', "ünïcödé € 🤔", "line\nbreak\ttab", "\x00\x1f", ""]:
+        assert encoder.encode(TextDelta(text)) == encoder._choice({"content": text})

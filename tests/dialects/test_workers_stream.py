@@ -93,3 +93,23 @@ def test_error_event_carries_message_code_and_detail() -> None:
     ]
     listed = frames(error_event(BadRequest("bad", [{"path": "/x"}])))[0]
     assert listed == {"error": "bad", "detail": {"code": "invalid_request", "info": [{"path": "/x"}]}}
+
+
+AWKWARD_TEXTS = [
+    "plain",
+    'a "quote" and a \\ backslash',
+    "ünïcödé € 🤔",
+    "line\nbreak\ttab",
+    "\x00\x1f",
+    "</think>",
+]
+
+
+def test_the_direct_text_frames_are_what_the_generic_encoding_writes() -> None:
+    """Text deltas skip building a dict; the bytes must be the ones the dict would have given."""
+    workers = WorkersStreamEncoder()
+    choices = ChoicesStreamEncoder("@cf/qwen/qwq-32b", "rid")
+    choices.encode(TextDelta("first"))  # the role goes on the first delta only, through the generic path
+    for text in AWKWARD_TEXTS:
+        assert workers.encode(TextDelta(text)) == b"data: " + orjson.dumps({"response": text}) + b"\n\n"
+        assert choices.encode(TextDelta(text)) == choices._choice({"content": text})

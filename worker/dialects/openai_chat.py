@@ -243,11 +243,14 @@ def error_event(error: GatewayError) -> bytes:
 # --- rendering a stream ---------------------------------------------------------------------------
 
 
+CONTENT_CLOSE = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+
+
 class ChatStreamEncoder:
     """`chat.completion.chunk` events: role first, content or `reasoning_content` deltas, tool-call
     deltas, a finish chunk, a usage chunk when `stream_options.include_usage` asked for it, [DONE]."""
 
-    __slots__ = ("_head", "_include_usage", "_started")
+    __slots__ = ("_content_open", "_head", "_include_usage", "_started")
 
     def __init__(self, model: str, request_id: str, include_usage: bool) -> None:
         self._head = (
@@ -259,6 +262,7 @@ class ChatStreamEncoder:
             + orjson.dumps(model)
             + b","
         )
+        self._content_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"content":'
         self._include_usage = include_usage
         self._started = False
 
@@ -275,6 +279,8 @@ class ChatStreamEncoder:
 
     def encode(self, event: Event) -> bytes:
         if isinstance(event, TextDelta):
+            if self._started:  # what `_choice` would write, without building its dicts
+                return self._content_open + orjson.dumps(event.text) + CONTENT_CLOSE
             return self._choice({"content": event.text})
         if isinstance(event, ReasoningDelta):
             return self._choice({"reasoning_content": event.text})

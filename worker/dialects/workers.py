@@ -244,6 +244,10 @@ def sse(data: Mapping[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
+RESPONSE_OPEN = b'data: {"response":'
+RESPONSE_CLOSE = b"}\n\n"
+
+
 def error_event(error: GatewayError) -> bytes:
     """What a stream carries when it fails after its first byte (the status is already sent):
     `{"error": message, "detail": ...}` with the error's machine code in `detail.code`, no `[DONE]`."""
@@ -262,10 +266,11 @@ class WorkersStreamEncoder:
         self._calls: dict[int, list[ToolCallDelta]] = {}
 
     def encode(self, event: Event) -> bytes:
+        if isinstance(event, TextDelta):
+            # `sse({"response": text})` without building the dict: the text's JSON between fixed bytes
+            return RESPONSE_OPEN + orjson.dumps(event.text) + RESPONSE_CLOSE if event.text else b""
         if isinstance(event, ReasoningDelta):  # reasoning mode `separate`
             return sse({"response": "", "reasoning": event.text})
-        if isinstance(event, TextDelta):
-            return sse({"response": event.text}) if event.text else b""
         if isinstance(event, ToolCallDelta):
             self._calls.setdefault(event.index, []).append(event)
             return b""
@@ -285,6 +290,9 @@ class WorkersStreamEncoder:
         return b""
 
 
+CHOICE_CONTENT_CLOSE = b'},"finish_reason":null}]}\n\n'
+
+
 class ChoicesStreamEncoder:
     """OpenAI `chat.completion.chunk` events: role on the first delta, `id` and `model` on every chunk,
     then, as OpenAI itself does, a chunk with an empty delta and the `finish_reason`, a usage chunk
@@ -292,7 +300,7 @@ class ChoicesStreamEncoder:
     would mean holding every delta back until the next one arrives, and a reasoning model may pause
     for minutes between two."""
 
-    __slots__ = ("_head", "_started")
+    __slots__ = ("_content_open", "_head", "_started")
 
     def __init__(self, model: str, request_id: str) -> None:
         created = int(time.time())
@@ -305,6 +313,7 @@ class ChoicesStreamEncoder:
             + orjson.dumps(model)
             + b","
         )
+        self._content_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"content":'
         self._started = False
 
     def _chunk(self, body: Mapping[str, Any]) -> bytes:
@@ -317,10 +326,14 @@ class ChoicesStreamEncoder:
         return self._chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
     def encode(self, event: Event) -> bytes:
+        if isinstance(event, TextDelta):
+            if not event.text:
+                return b""
+            if self._started:  # what `_choice` would write, without building its dicts
+                return self._content_open + orjson.dumps(event.text) + CHOICE_CONTENT_CLOSE
+            return self._choice({"content": event.text})
         if isinstance(event, ReasoningDelta):  # reasoning mode `separate`
             return self._choice({"reasoning_content": event.text})
-        if isinstance(event, TextDelta):
-            return self._choice({"content": event.text}) if event.text else b""
         if isinstance(event, ToolCallDelta):
             call: dict[str, Any] = {"index": event.index}
             if event.id is not None or event.name is not None:
