@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from worker.endpoints import DialectEndpoint, ModelSlugEndpoint
 from worker.fastpath import SlugFastPath
+from worker.logformat import LineFormatter
 from worker.middleware import AccessLogMiddleware
 from worker.openapi import openapi_document
 from worker.settings import Settings, load_settings
@@ -38,7 +39,7 @@ def configure_logging(level: str) -> None:
     logger.setLevel(level.upper())
     if not any(getattr(h, "_worker_handler", False) for h in logger.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(LineFormatter())
         handler._worker_handler = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.propagate = False
