@@ -213,7 +213,7 @@ async def _trimmed(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIt
                 body = text.rstrip()
                 pending = text[len(body) :]
                 if body:
-                    yield ReasoningDelta(body)
+                    yield event if body is event.text else ReasoningDelta(body)
                 continue
             if isinstance(event, ThinkClose):
                 pending = ""
@@ -223,7 +223,7 @@ async def _trimmed(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIt
                 text = event.text.lstrip() if trim_answer else event.text
                 if text:
                     trim_answer = False
-                    yield TextDelta(text)
+                    yield event if text is event.text else TextDelta(text)
                 continue
             if isinstance(event, Finish) and at_start and pending.strip() and mode == "separate":
                 yield ReasoningDelta(pending.strip())  # a reasoning so short it never got past "<thi"

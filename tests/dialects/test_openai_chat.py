@@ -214,3 +214,4 @@ def test_the_direct_content_chunks_are_what_the_generic_encoding_writes() -> Non
     encoder.encode(TextDelta("first"))  # the role goes on the first delta only, through the generic path
     for text in ["plain", 'a "quote" and a \\ backslash', "ünïcödé € 🤔", "line\nbreak\ttab", "\x00\x1f", ""]:
         assert encoder.encode(TextDelta(text)) == encoder._choice({"content": text})
+        assert encoder.encode(ReasoningDelta(text)) == encoder._choice({"reasoning_content": text})

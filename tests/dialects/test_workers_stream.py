@@ -113,3 +113,4 @@ def test_the_direct_text_frames_are_what_the_generic_encoding_writes() -> None:
     for text in AWKWARD_TEXTS:
         assert workers.encode(TextDelta(text)) == b"data: " + orjson.dumps({"response": text}) + b"\n\n"
         assert choices.encode(TextDelta(text)) == choices._choice({"content": text})
+        assert choices.encode(ReasoningDelta(text)) == choices._choice({"reasoning_content": text})

@@ -250,7 +250,7 @@ class ChatStreamEncoder:
     """`chat.completion.chunk` events: role first, content or `reasoning_content` deltas, tool-call
     deltas, a finish chunk, a usage chunk when `stream_options.include_usage` asked for it, [DONE]."""
 
-    __slots__ = ("_content_open", "_head", "_include_usage", "_started")
+    __slots__ = ("_content_open", "_head", "_include_usage", "_reasoning_open", "_started")
 
     def __init__(self, model: str, request_id: str, include_usage: bool) -> None:
         self._head = (
@@ -263,6 +263,7 @@ class ChatStreamEncoder:
             + b","
         )
         self._content_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"content":'
+        self._reasoning_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"reasoning_content":'
         self._include_usage = include_usage
         self._started = False
 
@@ -283,6 +284,8 @@ class ChatStreamEncoder:
                 return self._content_open + orjson.dumps(event.text) + CONTENT_CLOSE
             return self._choice({"content": event.text})
         if isinstance(event, ReasoningDelta):
+            if self._started:
+                return self._reasoning_open + orjson.dumps(event.text) + CONTENT_CLOSE
             return self._choice({"reasoning_content": event.text})
         if isinstance(event, ToolCallDelta):
             call: dict[str, Any] = {"index": event.index}

@@ -300,7 +300,7 @@ class ChoicesStreamEncoder:
     would mean holding every delta back until the next one arrives, and a reasoning model may pause
     for minutes between two."""
 
-    __slots__ = ("_content_open", "_head", "_started")
+    __slots__ = ("_content_open", "_head", "_reasoning_open", "_started")
 
     def __init__(self, model: str, request_id: str) -> None:
         created = int(time.time())
@@ -314,6 +314,7 @@ class ChoicesStreamEncoder:
             + b","
         )
         self._content_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"content":'
+        self._reasoning_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"reasoning_content":'
         self._started = False
 
     def _chunk(self, body: Mapping[str, Any]) -> bytes:
@@ -333,6 +334,8 @@ class ChoicesStreamEncoder:
                 return self._content_open + orjson.dumps(event.text) + CHOICE_CONTENT_CLOSE
             return self._choice({"content": event.text})
         if isinstance(event, ReasoningDelta):  # reasoning mode `separate`
+            if self._started:
+                return self._reasoning_open + orjson.dumps(event.text) + CHOICE_CONTENT_CLOSE
             return self._choice({"reasoning_content": event.text})
         if isinstance(event, ToolCallDelta):
             call: dict[str, Any] = {"index": event.index}
