@@ -17,7 +17,7 @@ import orjson
 
 from worker.aggregate import Completion
 from worker.dialects.schemas import embedded_schema_violations, openai_violations, summary
-from worker.dialects.workers import DONE, openai_message
+from worker.dialects.workers import DONE, ChunkEncoder, openai_message
 from worker.errors import BadRequest, GatewayError, NotFound, Unauthorized, UpstreamTimeout
 from worker.ir import (
     ChatRequest,
@@ -243,63 +243,25 @@ def error_event(error: GatewayError) -> bytes:
 # --- rendering a stream ---------------------------------------------------------------------------
 
 
-CONTENT_CLOSE = b'},"logprobs":null,"finish_reason":null}]}\n\n'
-
-
-class ChatStreamEncoder:
+class ChatStreamEncoder(ChunkEncoder):
     """`chat.completion.chunk` events: role first, content or `reasoning_content` deltas, tool-call
     deltas, a finish chunk, a usage chunk when `stream_options.include_usage` asked for it, [DONE]."""
 
-    __slots__ = ("_content_open", "_head", "_include_usage", "_reasoning_open", "_started")
+    __slots__ = ("_include_usage",)
 
     def __init__(self, model: str, request_id: str, include_usage: bool) -> None:
-        self._head = (
-            b'{"id":"chatcmpl-'
-            + request_id.encode()
-            + b'","object":"chat.completion.chunk","created":'
-            + str(int(time.time())).encode()
-            + b',"model":'
-            + orjson.dumps(model)
-            + b","
-        )
-        self._content_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"content":'
-        self._reasoning_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"reasoning_content":'
+        super().__init__(model, request_id, logprobs=True)
         self._include_usage = include_usage
-        self._started = False
-
-    def _chunk(self, body: Mapping[str, Any]) -> bytes:
-        return b"data: " + self._head + orjson.dumps(body)[1:] + b"\n\n"
-
-    def _choice(self, delta: Mapping[str, Any], finish: str | None = None) -> bytes:
-        if not self._started:
-            self._started = True
-            delta = {"role": "assistant", **delta}
-        return self._chunk(
-            {"choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
-        )
 
     def encode(self, event: Event) -> bytes:
         if isinstance(event, TextDelta):
-            if self._started:  # what `_choice` would write, without building its dicts
-                return self._content_open + orjson.dumps(event.text) + CONTENT_CLOSE
-            return self._choice({"content": event.text})
+            return self._text(event.text)
         if isinstance(event, ReasoningDelta):
-            if self._started:
-                return self._reasoning_open + orjson.dumps(event.text) + CONTENT_CLOSE
-            return self._choice({"reasoning_content": event.text})
+            return self._reasoning(event.text)
         if isinstance(event, ToolCallDelta):
-            call: dict[str, Any] = {"index": event.index}
-            if event.id is not None or event.name is not None:
-                call.update(
-                    id=event.id, type="function", function={"name": event.name, "arguments": event.arguments}
-                )
-            else:
-                call["function"] = {"arguments": event.arguments}
-            return self._choice({"tool_calls": [call]})
+            return self._tool_call(event)
         if isinstance(event, Finish):
             return self._choice({}, event.reason)
         if isinstance(event, UsageEvent):
-            if not self._include_usage:
-                return DONE
-            return self._chunk({"choices": [], "usage": event.usage.as_dict()}) + DONE
+            return self._usage(event.usage) if self._include_usage else DONE
         return b""

@@ -30,6 +30,7 @@ from worker.ir import (
     ToolCallDelta,
     ToolChoice,
     ToolSpec,
+    Usage,
     UsageEvent,
 )
 
@@ -290,31 +291,31 @@ class WorkersStreamEncoder:
         return b""
 
 
-CHOICE_CONTENT_CLOSE = b'},"finish_reason":null}]}\n\n'
+class ChunkEncoder:
+    """The `chat.completion.chunk` framing shared by the `choices` shape and the OpenAI surface: `id` and
+    `model` on every chunk, the role on the first delta. `logprobs`: write `"logprobs": null` in each
+    choice, as the OpenAI surface does. Subclasses decide which events become which chunks."""
 
+    __slots__ = ("_close", "_content_open", "_head", "_logprobs", "_reasoning_open", "_started")
 
-class ChoicesStreamEncoder:
-    """OpenAI `chat.completion.chunk` events: role on the first delta, `id` and `model` on every chunk,
-    then, as OpenAI itself does, a chunk with an empty delta and the `finish_reason`, a usage chunk
-    (`choices: []`), then [DONE]. The finish reason is not glued onto the last content delta: that
-    would mean holding every delta back until the next one arrives, and a reasoning model may pause
-    for minutes between two."""
-
-    __slots__ = ("_content_open", "_head", "_reasoning_open", "_started")
-
-    def __init__(self, model: str, request_id: str) -> None:
-        created = int(time.time())
+    def __init__(self, model: str, request_id: str, *, logprobs: bool) -> None:
         self._head = (
             b'{"id":"chatcmpl-'
             + request_id.encode()
             + b'","object":"chat.completion.chunk","created":'
-            + str(created).encode()
+            + str(int(time.time())).encode()
             + b',"model":'
             + orjson.dumps(model)
             + b","
         )
-        self._content_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"content":'
-        self._reasoning_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{"reasoning_content":'
+        # A text or reasoning delta after the first is the text's JSON between these fixed bytes:
+        # exactly what `_choice` writes, without building and serialising its dicts for every event.
+        choice_open = b"data: " + self._head + b'"choices":[{"index":0,"delta":{'
+        self._content_open = choice_open + b'"content":'
+        self._reasoning_open = choice_open + b'"reasoning_content":'
+        logprobs_field = b'"logprobs":null,' if logprobs else b""
+        self._close = b"}," + logprobs_field + b'"finish_reason":null}]}\n\n'
+        self._logprobs = logprobs
         self._started = False
 
     def _chunk(self, body: Mapping[str, Any]) -> bytes:
@@ -324,30 +325,57 @@ class ChoicesStreamEncoder:
         if not self._started:
             self._started = True
             delta = {"role": "assistant", **delta}
-        return self._chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        choice: dict[str, Any] = {"index": 0, "delta": delta}
+        if self._logprobs:
+            choice["logprobs"] = None
+        choice["finish_reason"] = finish
+        return self._chunk({"choices": [choice]})
+
+    def _text(self, text: str) -> bytes:
+        if self._started:
+            return self._content_open + orjson.dumps(text) + self._close
+        return self._choice({"content": text})
+
+    def _reasoning(self, text: str) -> bytes:
+        if self._started:
+            return self._reasoning_open + orjson.dumps(text) + self._close
+        return self._choice({"reasoning_content": text})
+
+    def _tool_call(self, event: ToolCallDelta) -> bytes:
+        call: dict[str, Any] = {"index": event.index}
+        if event.id is not None or event.name is not None:
+            call["id"] = event.id
+            call["type"] = "function"
+            call["function"] = {"name": event.name, "arguments": event.arguments}
+        else:
+            call["function"] = {"arguments": event.arguments}
+        return self._choice({"tool_calls": [call]})
+
+    def _usage(self, usage: Usage) -> bytes:
+        return self._chunk({"choices": [], "usage": usage.as_dict()}) + DONE
+
+
+class ChoicesStreamEncoder(ChunkEncoder):
+    """OpenAI `chat.completion.chunk` events: role on the first delta, `id` and `model` on every chunk,
+    then, as OpenAI itself does, a chunk with an empty delta and the `finish_reason`, a usage chunk
+    (`choices: []`), then [DONE]. The finish reason is not glued onto the last content delta: that
+    would mean holding every delta back until the next one arrives, and a reasoning model may pause
+    for minutes between two."""
+
+    __slots__ = ()
+
+    def __init__(self, model: str, request_id: str) -> None:
+        super().__init__(model, request_id, logprobs=False)
 
     def encode(self, event: Event) -> bytes:
         if isinstance(event, TextDelta):
-            if not event.text:
-                return b""
-            if self._started:  # what `_choice` would write, without building its dicts
-                return self._content_open + orjson.dumps(event.text) + CHOICE_CONTENT_CLOSE
-            return self._choice({"content": event.text})
+            return self._text(event.text) if event.text else b""
         if isinstance(event, ReasoningDelta):  # reasoning mode `separate`
-            if self._started:
-                return self._reasoning_open + orjson.dumps(event.text) + CHOICE_CONTENT_CLOSE
-            return self._choice({"reasoning_content": event.text})
+            return self._reasoning(event.text)
         if isinstance(event, ToolCallDelta):
-            call: dict[str, Any] = {"index": event.index}
-            if event.id is not None or event.name is not None:
-                call["id"] = event.id
-                call["type"] = "function"
-                call["function"] = {"name": event.name, "arguments": event.arguments}
-            else:
-                call["function"] = {"arguments": event.arguments}
-            return self._choice({"tool_calls": [call]})
+            return self._tool_call(event)
         if isinstance(event, Finish):
             return self._choice({}, event.reason)
         if isinstance(event, UsageEvent):
-            return self._chunk({"choices": [], "usage": event.usage.as_dict()}) + DONE
+            return self._usage(event.usage)
         return b""
