@@ -7,8 +7,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from worker.answer import answer_events
-from worker.ir import (
+from worker.answer.path import answer_events
+from worker.config.models import Target
+from worker.core.ir import (
     ChatRequest,
     Event,
     Finish,
@@ -19,8 +20,7 @@ from worker.ir import (
     Usage,
     UsageEvent,
 )
-from worker.models import Target
-from worker.tokens import split_tokens
+from worker.core.tokens import split_tokens
 
 TOKENS = [*split_tokens("Let me think about this carefully, step by step. " * 2000), "\n", "</think>", "\n\n"]
 TOKENS += split_tokens("Here is the answer, written out in full. " * 500)

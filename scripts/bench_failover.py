@@ -24,7 +24,7 @@ import httpx
 import uvicorn
 
 from worker.app import create_app
-from worker.settings import load_settings
+from worker.config.settings import load_settings
 from worker.simulator.server import SimulatorServer
 
 KEY = "bench-key"

@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 
 from worker.app import create_app
-from worker.settings import load_settings
+from worker.config.settings import load_settings
 
 KEY = "bench-key"
 ASK = [{"role": "user", "content": "What is an edge gateway?"}]

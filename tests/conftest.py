@@ -12,7 +12,7 @@ import pytest
 from tests.logs import captured_logs
 from tests.servers import LiveServer, serving
 from worker.app import create_app
-from worker.settings import Settings, load_settings
+from worker.config.settings import Settings, load_settings
 from worker.simulator.server import SimulatorServer
 
 API_KEY = "test-key-0123456789"

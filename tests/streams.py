@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 
-from worker.ir import Event, ReasoningDelta, TextDelta
+from worker.core.ir import Event, ReasoningDelta, TextDelta
 
 
 async def feed(events: Iterable[Event]) -> AsyncIterator[Event]:

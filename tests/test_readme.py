@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from tests.servers import LiveServer
-from worker.settings import SETTINGS_DOC
+from worker.config.settings import SETTINGS_DOC
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 README_URL = "http://127.0.0.1:8787"

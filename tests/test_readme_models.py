@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from tests.conftest import make_settings
-from worker.models import load_table
+from worker.config.models import load_table
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 SECTION = README.split("## Upstreams, routing and resilience", 1)[1].split("\n## ", 1)[0]

@@ -6,7 +6,7 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from worker.settings import Settings, load_settings
+from worker.config.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((ROOT / "wrangler.toml").read_text())

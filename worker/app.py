@@ -17,14 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker.endpoints import DialectEndpoint, ModelSlugEndpoint
-from worker.fastpath import SlugFastPath
-from worker.logformat import LineFormatter
-from worker.middleware import AccessLogMiddleware
-from worker.openapi import openapi_document
-from worker.settings import Settings, load_settings
+from worker.config.settings import Settings, load_settings
+from worker.http.access_log import AccessLogMiddleware
+from worker.http.fastpath import SlugFastPath
+from worker.http.logformat import LineFormatter
 from worker.state import AppState, build_state
-from worker.surfaces import surface_routes
+from worker.surfaces.endpoint import DialectEndpoint, ModelSlugEndpoint
+from worker.surfaces.openapi import openapi_document
+from worker.surfaces.routes import surface_routes
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         lifespan=lifespan,
     )
     app.state.gateway = state
-    # `POST /{slug}` skips the router (worker/fastpath.py); every other route's path stays Starlette's.
+    # `POST /{slug}` skips the router (worker/http/fastpath.py); every other route's path stays Starlette's.
     other_paths = [
         getattr(r, "path", "") for r in app.routes if getattr(r, "endpoint", None) is not slug_endpoint
     ]

@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 import sys
 
-from worker.settings import SettingsError, load_settings
+from worker.config.settings import SettingsError, load_settings
 
 
 def fastest(module: str) -> str:

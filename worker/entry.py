@@ -23,7 +23,7 @@ if "worker" not in sys.modules:
     sys.modules["worker"] = _package
 
 from worker.app import create_app
-from worker.settings import Settings, load_settings
+from worker.config.settings import Settings, load_settings
 
 _app: Any = None
 

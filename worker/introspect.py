@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from worker.state import AppState
-from worker.upstreams.transport import AiohttpTransport
+from worker.upstreams.wire.transport import AiohttpTransport
 
 
 @dataclass(frozen=True, slots=True)

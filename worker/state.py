@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from worker.auth import KeyRing
-from worker.models import ModelTable, load_table
-from worker.routing import Gateway, public_origin
-from worker.settings import Settings, SettingsError
+from worker.config.models import ModelTable, load_table
+from worker.config.settings import Settings, SettingsError
+from worker.http.auth import KeyRing
+from worker.routing.router import Gateway, public_origin
 from worker.upstreams.base import Upstream
 from worker.upstreams.chained import ChainedGateway
 from worker.upstreams.openai_compat import OpenAICompatible
 from worker.upstreams.simulator import Simulator
-from worker.upstreams.transport import AiohttpTransport
+from worker.upstreams.wire.transport import AiohttpTransport
 from worker.upstreams.workers_ai import WorkersAI
 
 log = logging.getLogger("worker")
@@ -38,7 +38,7 @@ class AppState:
 def make_http_client(settings: Settings, transport: AiohttpTransport | None = None) -> httpx.AsyncClient:
     """The one upstream client of this process, with explicit pool limits and timeouts.
 
-    httpx's interface over an aiohttp pool (`worker.upstreams.transport`): httpx's own pool was over half
+    httpx's interface over an aiohttp pool (`worker.upstreams.wire.transport`): httpx's own pool was over half
     of the gateway's CPU per request under load (README § Performance). With an outbound proxy
     (`UPSTREAM_PROXY`, HTTP or SOCKS) httpx's own transport carries the traffic, because it speaks both.
     """

@@ -206,7 +206,7 @@ async def measure(args: argparse.Namespace) -> None:
     firehose_cmd = [
         PYTHON,
         "-m",
-        "worker.simulator.firehose",
+        "tests.firehose",
         "--port",
         str(fire_port),
         "--piece-bytes",

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import orjson
 
-from worker.validation import validate_body
+from worker.dialects.validation import validate_body
 
 
 def typical() -> dict[str, object]:

@@ -8,10 +8,10 @@ import orjson
 import pytest
 
 from tests.conftest import make_settings
-from worker.aggregate import Completion
-from worker.dialects import anthropic
-from worker.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized, UpstreamError
-from worker.ir import (
+from worker.config.models import builtin_table
+from worker.core.aggregate import Completion
+from worker.core.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized, UpstreamError
+from worker.core.ir import (
     Finish,
     ImagePart,
     ReasoningDelta,
@@ -23,8 +23,8 @@ from worker.ir import (
     Usage,
     UsageEvent,
 )
-from worker.models import builtin_table
-from worker.tokens import count_prompt_tokens
+from worker.core.tokens import count_prompt_tokens
+from worker.dialects import anthropic
 
 TABLE = builtin_table(make_settings())
 HI: Any = [{"role": "user", "content": "hi"}]

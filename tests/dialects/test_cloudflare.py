@@ -5,8 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from worker.dialects import cloudflare
-from worker.errors import (
+from worker.core.errors import (
     BadRequest,
     ClientClosed,
     GatewayError,
@@ -18,6 +17,7 @@ from worker.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from worker.dialects import cloudflare
 
 
 def test_success_envelope() -> None:

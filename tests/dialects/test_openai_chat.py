@@ -8,10 +8,17 @@ import orjson
 import pytest
 
 from tests.conftest import make_settings
-from worker.aggregate import Completion
-from worker.dialects import openai_chat
-from worker.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, Unauthorized, UpstreamTimeout
-from worker.ir import (
+from worker.config.models import builtin_table
+from worker.core.aggregate import Completion
+from worker.core.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    UpstreamTimeout,
+)
+from worker.core.ir import (
     Finish,
     ImagePart,
     ReasoningDelta,
@@ -23,7 +30,7 @@ from worker.ir import (
     Usage,
     UsageEvent,
 )
-from worker.models import builtin_table
+from worker.dialects import openai_chat
 
 TABLE = builtin_table(make_settings())
 HI: Any = [{"role": "user", "content": "hi"}]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from worker.aggregate import Completion
+from worker.core.aggregate import Completion
+from worker.core.errors import BadRequest, UpstreamBadResponse, UpstreamError
+from worker.core.ir import Finish, ImagePart, TextDelta, TextPart, ToolCall, ToolCallDelta, Usage, UsageEvent
 from worker.dialects.workers import (
     ChoicesStreamEncoder,
     WorkersStreamEncoder,
@@ -14,8 +16,6 @@ from worker.dialects.workers import (
     render_completion,
     render_error,
 )
-from worker.errors import BadRequest, UpstreamBadResponse, UpstreamError
-from worker.ir import Finish, ImagePart, TextDelta, TextPart, ToolCall, ToolCallDelta, Usage, UsageEvent
 
 USAGE = Usage(5, 7)
 
@@ -111,7 +111,7 @@ def test_tool_arguments_must_be_a_json_object(arguments: str) -> None:
 
 
 def test_reasoning_kept_apart_renders_as_its_own_field() -> None:
-    """Placement (inline, separate, hidden) happens before rendering (worker/reasoning.py): reasoning
+    """Placement (inline, separate, hidden) happens before rendering (worker/answer/reasoning.py): reasoning
     that reaches the renderer is the `separate` mode's."""
     done = Completion("Answer", "Thinking", (), USAGE, "stop")
     workers_shape = render_completion(done, "workers", "m", "r")

@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 
+from worker.core.errors import BadRequest, UpstreamTimeout
+from worker.core.ir import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, Usage, UsageEvent
 from worker.dialects.workers import ChoicesStreamEncoder, WorkersStreamEncoder, error_event
-from worker.errors import BadRequest, UpstreamTimeout
-from worker.ir import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, Usage, UsageEvent
 
 USAGE = UsageEvent(Usage(4, 3, 1, estimated=True))
 
@@ -36,7 +36,7 @@ def test_workers_shape() -> None:
 
 def test_workers_shape_keeps_separate_reasoning_in_its_own_field() -> None:
     """Reasoning that reaches an encoder is the `separate` mode's (inline placement happens earlier,
-    in worker/reasoning.py), so it never mixes into `response`."""
+    in worker/answer/reasoning.py), so it never mixes into `response`."""
     events: list[Event] = [ReasoningDelta("think"), TextDelta("answer"), Finish("stop"), USAGE]
     out = encode_all(WorkersStreamEncoder(), events)
     assert out[0] == {"response": "", "reasoning": "think"}

@@ -5,15 +5,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from worker.aggregate import Completion
+from worker.core.aggregate import Completion
+from worker.core.errors import BadRequest, UpstreamBadResponse
+from worker.core.ir import ReasoningDelta, ToolCall, ToolChoice, Usage
 from worker.dialects.workers import (
     ChoicesStreamEncoder,
     WorkersStreamEncoder,
     parse_request,
     render_completion,
 )
-from worker.errors import BadRequest, UpstreamBadResponse
-from worker.ir import ReasoningDelta, ToolCall, ToolChoice, Usage
 
 BASE = {"messages": [{"role": "user", "content": "hi"}]}
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import orjson
 
-from worker.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
+from worker.core.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
+from worker.core.tokens import split_tokens
 from worker.simulator.engine import THINK_CLOSE, argument_pieces, example_for, find_fault, generate, pieces
-from worker.tokens import split_tokens
 
 WEATHER = ToolSpec(
     "get_weather",

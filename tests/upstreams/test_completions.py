@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from worker.errors import UpstreamBadResponse, UpstreamError
-from worker.ir import ChatRequest, Finish, SamplingParams, TextDelta, Usage, UsageEvent
-from worker.models import Target
+from worker.config.models import Target
+from worker.core.errors import UpstreamBadResponse, UpstreamError
+from worker.core.ir import ChatRequest, Finish, SamplingParams, TextDelta, Usage, UsageEvent
 from worker.upstreams.completions import completion_payload, text_chunk_events, text_completion_events
 
 TARGET = Target("openai", "http://up/v1", "Qwen/QwQ-32B")

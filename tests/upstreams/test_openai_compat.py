@@ -8,8 +8,9 @@ import httpx
 import orjson
 import pytest
 
-from worker.aggregate import aggregate
-from worker.errors import (
+from worker.config.models import Target
+from worker.core.aggregate import aggregate
+from worker.core.errors import (
     BadRequest,
     GatewayError,
     RateLimited,
@@ -17,7 +18,7 @@ from worker.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from worker.ir import (
+from worker.core.ir import (
     ChatRequest,
     Finish,
     ImagePart,
@@ -32,7 +33,6 @@ from worker.ir import (
     ToolSpec,
     UsageEvent,
 )
-from worker.models import Target
 from worker.upstreams.openai_compat import OpenAICompatible, build_payload, completion_events
 
 TARGET = Target("openai", "http://upstream.test/v1", "Qwen/QwQ-32B", "sk-upstream")

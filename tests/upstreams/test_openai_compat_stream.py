@@ -9,9 +9,9 @@ import pytest
 
 from tests.scripted import Reply, ScriptedUpstream, chunk
 from tests.servers import LiveServer, serving
-from worker.errors import BadRequest, GatewayError, RateLimited, UpstreamBadResponse, UpstreamError
-from worker.ir import ChatRequest, Event, Finish, Message, ReasoningDelta, TextDelta, Usage, UsageEvent
-from worker.models import Target
+from worker.config.models import Target
+from worker.core.errors import BadRequest, GatewayError, RateLimited, UpstreamBadResponse, UpstreamError
+from worker.core.ir import ChatRequest, Event, Finish, Message, ReasoningDelta, TextDelta, Usage, UsageEvent
 from worker.upstreams.openai_compat import OpenAICompatible
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from worker.ir import ChatRequest, ImagePart, Message, SamplingParams, TextPart, ToolSpec
+from worker.core.ir import ChatRequest, ImagePart, Message, SamplingParams, TextPart, ToolSpec
 from worker.upstreams.params import Param, map_params
 from worker.upstreams.workers_format import build_payload
 

@@ -14,12 +14,12 @@ import pytest
 from tests.cloudflare_server import ANSWER, FakeCloudflare
 from tests.conftest import AUTH
 from tests.servers import LiveServer, serving
-from worker.errors import BadRequest, PayloadTooLarge, RateLimited, UpstreamError, UpstreamTimeout
-from worker.retry import Verdict, classify
+from worker.core.errors import BadRequest, PayloadTooLarge, RateLimited, UpstreamError, UpstreamTimeout
+from worker.routing.retry import Verdict, classify
 from worker.upstreams.workers_ai import cloudflare_error
 
 TOKEN = "cf-token-secret-4711"
-# What the router does with each Cloudflare code (see worker.retry).
+# What the router does with each Cloudflare code (see worker.routing.retry).
 VERDICTS = {
     5006: Verdict.FATAL,
     5007: Verdict.FAILOVER,

@@ -15,11 +15,10 @@ from typing import Any
 
 import orjson
 
-from worker.aggregate import Completion
-from worker.dialects.schemas import anthropic_violations, embedded_schema_violations, summary
-from worker.dialects.workers import tool_call_object
-from worker.errors import BadRequest, GatewayError, NotFound
-from worker.ir import (
+from worker.config.models import ModelEntry, ModelTable
+from worker.core.aggregate import Completion
+from worker.core.errors import BadRequest, GatewayError, NotFound
+from worker.core.ir import (
     ChatRequest,
     ContentPart,
     Event,
@@ -38,8 +37,9 @@ from worker.ir import (
     Usage,
     UsageEvent,
 )
-from worker.models import ModelEntry, ModelTable
-from worker.tokens import count_prompt_tokens
+from worker.core.tokens import count_prompt_tokens
+from worker.dialects.schemas import anthropic_violations, embedded_schema_violations, summary
+from worker.dialects.workers import tool_call_object
 
 STOP_REASONS: Mapping[FinishReason, str] = {
     "stop": "end_turn",

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from worker.errors import BadRequest, ClientClosed, GatewayError, NotFound, Unauthorized, UpstreamTimeout
+from worker.core.errors import BadRequest, ClientClosed, GatewayError, NotFound, Unauthorized, UpstreamTimeout
 
 
 def envelope(result: Any) -> dict[str, Any]:

@@ -15,11 +15,10 @@ from typing import Any
 
 import orjson
 
-from worker.aggregate import Completion
-from worker.dialects.schemas import embedded_schema_violations, openai_violations, summary
-from worker.dialects.workers import DONE, ChunkEncoder, openai_message
-from worker.errors import BadRequest, GatewayError, NotFound, Unauthorized, UpstreamTimeout
-from worker.ir import (
+from worker.config.models import ModelEntry, ModelTable
+from worker.core.aggregate import Completion
+from worker.core.errors import BadRequest, GatewayError, NotFound, Unauthorized, UpstreamTimeout
+from worker.core.ir import (
     ChatRequest,
     ContentPart,
     Event,
@@ -36,7 +35,8 @@ from worker.ir import (
     ToolSpec,
     UsageEvent,
 )
-from worker.models import ModelEntry, ModelTable
+from worker.dialects.schemas import embedded_schema_violations, openai_violations, summary
+from worker.dialects.workers import DONE, ChunkEncoder, openai_message
 
 # Accepted so that existing clients work unchanged, but not acted upon: named in a response header.
 IGNORED_FIELDS = (

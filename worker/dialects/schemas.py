@@ -1,7 +1,7 @@
 """The request schemas of the OpenAI and Anthropic surfaces, read and compiled once at import.
 
 Violations are reported exactly as for `/:modelSlug` (every one, with its JSON pointer and a reason a
-person can act on), by reusing `worker.validation`'s unpacking of `oneOf` failures.
+person can act on), by reusing `worker.dialects.validation`'s unpacking of `oneOf` failures.
 
 As for `/:modelSlug`, the accept path is jsonschema-rs: a body it accepts is never walked by
 jsonschema (which cost ~200 µs per OpenAI request, two thirds of the gateway's CPU on that route when
@@ -21,7 +21,7 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from worker.validation import _pointer, _violations
+from worker.dialects.validation import _pointer, _violations
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
 OPENAI_CHAT_SCHEMA: dict[str, Any] = orjson.loads(

@@ -1,6 +1,6 @@
 """The `POST /:modelSlug` dialect: Workers AI input in, `{"response"}` or OpenAI `choices` out.
 
-Parsing takes a body already checked by `worker.validation` and builds the IR. Rendering is pure:
+Parsing takes a body already checked by `worker.dialects.validation` and builds the IR. Rendering is pure:
 a completion or a stream of events in, bytes out, no I/O, so each encoder is tested byte for byte.
 """
 
@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 import orjson
 
-from worker.aggregate import Completion
-from worker.errors import BadRequest, GatewayError, UpstreamBadResponse
-from worker.ir import (
+from worker.core.aggregate import Completion
+from worker.core.errors import BadRequest, GatewayError, UpstreamBadResponse
+from worker.core.ir import (
     ChatRequest,
     ContentPart,
     Event,
@@ -207,7 +207,7 @@ def openai_tool_call(call: ToolCall) -> dict[str, Any]:
 
 def render_completion(completion: Completion, shape: Shape, model: str, request_id: str) -> dict[str, Any]:
     usage = completion.usage.as_dict() if completion.usage else None
-    text = completion.text  # inline reasoning is already in the text (worker.reasoning)
+    text = completion.text  # inline reasoning is already in the text (worker.answer.reasoning)
     if shape == "workers":
         out: dict[str, Any] = {"response": text}
         if completion.reasoning:  # reasoning mode `separate`

@@ -30,9 +30,9 @@ from typing import Any
 
 import orjson
 
-from worker.ir import ChatRequest, FinishReason, ToolCall, ToolChoice, ToolSpec, Usage
+from worker.core.ir import ChatRequest, FinishReason, ToolCall, ToolChoice, ToolSpec, Usage
+from worker.core.tokens import count_prompt_tokens, count_tokens, split_tokens
 from worker.simulator.tagged import TOOL_RESPONSE, prompt_tools, tagged_call
-from worker.tokens import count_prompt_tokens, count_tokens, split_tokens
 
 THINK_CLOSE = "</think>"
 _FAULT = re.compile(

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from worker.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
+from worker.core.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
 from worker.simulator.engine import Generation, argument_pieces, find_fault, generate, pieces
 from worker.simulator.plumbing import answer_lifespan
 

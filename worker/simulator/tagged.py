@@ -1,7 +1,7 @@
 """The simulator as a model without native tool support, taught tools through its prompt.
 
 When a request carries no `tools` but its system text holds a `<tools>` block (as the gateway's
-prompt-mode tools write it, see `worker.tool_prompt`), the simulator reads the tools from there and,
+prompt-mode tools write it, see `worker.answer.tool_prompt`), the simulator reads the tools from there and,
 like Qwen, writes its calls as `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` text. A tool
 result comes back as a user turn wrapped in `<tool_response>`.
 """
@@ -12,7 +12,7 @@ import re
 
 import orjson
 
-from worker.ir import ChatRequest, ToolChoice, ToolSpec
+from worker.core.ir import ChatRequest, ToolChoice, ToolSpec
 
 _TOOLS = re.compile(r"<tools>\n(.*?)\n</tools>", re.S)
 _NAMED = re.compile(r"You must call the function `([^`]+)`")

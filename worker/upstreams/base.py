@@ -2,7 +2,7 @@
 
 An adapter raises `GatewayError`s (never transport exceptions) and translates everything the upstream
 says into the IR's events. It may assume the request was validated. It does not have to order or
-complete the events: `worker.pipeline.normalize` makes every stream end with exactly one `Finish` and
+complete the events: `worker.routing.normalize.normalize` makes every stream end with exactly one `Finish` and
 one `UsageEvent`.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from worker.ir import ChatRequest, Event
-from worker.models import Target
+from worker.config.models import Target
+from worker.core.ir import ChatRequest, Event
 
 
 class Upstream(Protocol):

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from worker.errors import GatewayError, UpstreamError
-from worker.models import Target
-from worker.upstreams.status import error_for_status, redact, upstream_message
+from worker.config.models import Target
+from worker.core.errors import GatewayError, UpstreamError
+from worker.upstreams.wire.status import error_for_status, redact, upstream_message
 from worker.upstreams.workers_format import WorkersStyleUpstream
 
 

@@ -12,9 +12,18 @@ from typing import Any
 
 import orjson
 
-from worker.errors import UpstreamBadResponse, UpstreamError
-from worker.ir import ChatRequest, Event, Finish, FinishReason, SamplingParams, TextDelta, Usage, UsageEvent
-from worker.models import Target
+from worker.config.models import Target
+from worker.core.errors import UpstreamBadResponse, UpstreamError
+from worker.core.ir import (
+    ChatRequest,
+    Event,
+    Finish,
+    FinishReason,
+    SamplingParams,
+    TextDelta,
+    Usage,
+    UsageEvent,
+)
 
 FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "eos": "stop"}
 SAMPLING = SamplingParams.__dataclass_fields__

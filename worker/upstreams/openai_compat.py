@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import orjson
 
-from worker.errors import BadRequest, GatewayError, UpstreamBadResponse, UpstreamError, UpstreamTimeout
-from worker.ir import (
+from worker.config.models import Target
+from worker.core.errors import BadRequest, GatewayError, UpstreamBadResponse, UpstreamError, UpstreamTimeout
+from worker.core.ir import (
     ChatRequest,
     Event,
     Finish,
@@ -31,13 +32,12 @@ from worker.ir import (
     Usage,
     UsageEvent,
 )
-from worker.models import Target
 from worker.upstreams.completions import completion_payload, text_chunk_events, text_completion_events
-from worker.upstreams.http import request_body, request_timeout
-from worker.upstreams.pool_janitor import reclaim_orphans
-from worker.upstreams.sse import ServerSentEvent, SSEDecoder, SSETooLarge
-from worker.upstreams.status import error_for_status, redact
-from worker.upstreams.transport import AiohttpTransport, UpstreamResponse
+from worker.upstreams.wire.http import request_body, request_timeout
+from worker.upstreams.wire.pool_janitor import reclaim_orphans
+from worker.upstreams.wire.sse import ServerSentEvent, SSEDecoder, SSETooLarge
+from worker.upstreams.wire.status import error_for_status, redact
+from worker.upstreams.wire.transport import AiohttpTransport, UpstreamResponse
 
 Answer = httpx.Response | UpstreamResponse
 

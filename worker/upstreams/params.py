@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from worker.ir import ChatRequest
+from worker.core.ir import ChatRequest
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from worker.errors import UpstreamBadResponse, UpstreamError
-from worker.ir import ChatRequest, Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, UsageEvent
-from worker.models import Target
+from worker.config.models import Target
+from worker.core.errors import UpstreamBadResponse, UpstreamError
+from worker.core.ir import ChatRequest, Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, UsageEvent
 from worker.simulator.engine import argument_pieces, find_fault, generate, pieces
-from worker.upstreams.status import error_for_status
+from worker.upstreams.wire.status import error_for_status
 
 STALL_SECONDS = 3600.0
 

@@ -3,7 +3,7 @@
 `base_url` is `https://api.cloudflare.com/client/v4` (or a proxy of it, such as AI Gateway), the key is
 an API token sent as a bearer token. Answers come in Cloudflare's envelope
 `{"result", "success", "errors": [{"code", "message"}], "messages"}`; its error codes are mapped below,
-the HTTP status decides the rest (`worker.upstreams.status`). Codes from Cloudflare's Workers AI error
+the HTTP status decides the rest (`worker.upstreams.wire.status`). Codes from Cloudflare's Workers AI error
 reference (developers.cloudflare.com/workers-ai/platform/errors/) and the captures in CONTRACT.md.
 """
 
@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from worker.errors import (
+from worker.config.models import Target
+from worker.core.errors import (
     BadRequest,
     GatewayError,
     PayloadTooLarge,
@@ -23,8 +24,7 @@ from worker.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from worker.models import Target
-from worker.upstreams.status import error_for_status, redact
+from worker.upstreams.wire.status import error_for_status, redact
 from worker.upstreams.workers_format import WorkersStyleUpstream
 
 MAX_MESSAGE = 500

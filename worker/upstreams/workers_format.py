@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import orjson
 
-from worker.errors import GatewayError, UpstreamBadResponse, UpstreamError
-from worker.ir import (
+from worker.config.models import Target
+from worker.core.errors import GatewayError, UpstreamBadResponse, UpstreamError
+from worker.core.ir import (
     ChatRequest,
     Event,
     Message,
@@ -27,11 +28,10 @@ from worker.ir import (
     Usage,
     UsageEvent,
 )
-from worker.models import Target
-from worker.upstreams.http import read_bounded, request_body, request_timeout, transport_error
 from worker.upstreams.openai_compat import openai_message
 from worker.upstreams.params import Param, ParamMap, map_params
-from worker.upstreams.sse import SSEDecoder
+from worker.upstreams.wire.http import read_bounded, request_body, request_timeout, transport_error
+from worker.upstreams.wire.sse import SSEDecoder
 
 
 def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:

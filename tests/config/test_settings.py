@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.config.settings import Settings, SettingsError, load_settings
+
+NONE = Path("/nonexistent/wrangler.toml")
+
+
+def test_defaults() -> None:
+    s = load_settings({}, wrangler_toml=NONE)
+    assert s == Settings()
+    assert s.port == 8787 and s.response_shape == "workers" and s.api_keys == ()
+
+
+def test_env_beats_wrangler_vars_beats_defaults(tmp_path: Path) -> None:
+    toml = tmp_path / "wrangler.toml"
+    toml.write_text('[vars]\nPORT = 9000\nLOG_LEVEL = "debug"\nRESPONSE_SHAPE = "choices"\n')
+    s = load_settings({"PORT": "9100", "API_KEYS": "a, b,,c"}, wrangler_toml=toml)
+    assert s.port == 9100 and s.log_level == "debug" and s.response_shape == "choices"
+    assert s.api_keys == ("a", "b", "c")
+
+
+def test_the_repository_wrangler_toml_is_valid() -> None:
+    s = load_settings({})
+    assert s.upstream_model == "Qwen/QwQ-32B" and s.keepalive_interval == 15.0
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"PORT": "eighty"}, "PORT"),
+        ({"ALLOW_NO_AUTH": "maybe"}, "ALLOW_NO_AUTH"),
+        ({"RESPONSE_SHAPE": "xml"}, "RESPONSE_SHAPE"),
+    ],
+)
+def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle):
+        load_settings(env, wrangler_toml=NONE)
+
+
+def test_public_dict_masks_secrets() -> None:
+    s = load_settings({"API_KEYS": "k1", "UPSTREAM_API_KEY": "sk-x"}, wrangler_toml=NONE)
+    public = s.public_dict()
+    assert public["api_keys"] == "***" and public["upstream_api_key"] == "***"
+    assert "k1" not in str(public) and "sk-x" not in str(public)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from worker.core.errors import Unauthorized
+from worker.http.auth import KeyRing, authenticate, bearer_token
+
+
+def test_bearer_token_parsing() -> None:
+    assert bearer_token("Bearer abc") == "abc"
+    assert bearer_token("bearer   abc  ") == "abc"
+    for bad in (None, "", "Bearer", "Bearer ", "Basic abc", "abc"):
+        with pytest.raises(Unauthorized):
+            bearer_token(bad)
+
+
+def test_keyring_accepts_only_configured_keys() -> None:
+    ring = KeyRing(["k1", "second-key"])
+    assert ring.check("k1") and ring.check("second-key")
+    assert not ring.check("k2") and not ring.check("") and not ring.check("k1 ")
+    authenticate(ring, "Bearer second-key")
+    with pytest.raises(Unauthorized) as info:
+        authenticate(ring, "Bearer nope")
+    assert info.value.status == 401 and "not valid" in str(info.value.detail)
+
+
+def test_open_ring_only_when_allowed_and_empty() -> None:
+    assert KeyRing([], allow_anyone=True).open
+    assert not KeyRing(["k"], allow_anyone=True).open  # configured keys always apply
+    authenticate(KeyRing([], allow_anyone=True), None)
+    with pytest.raises(Unauthorized):
+        authenticate(KeyRing([]), "Bearer anything")

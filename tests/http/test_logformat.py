@@ -1,0 +1,27 @@
+"""The log line formatter: `logging.Formatter`'s output exactly, with the time text made once a second."""
+
+from __future__ import annotations
+
+import logging
+
+from worker.http.logformat import LINE_FORMAT, LineFormatter
+
+
+def record_at(created: float, message: str = "POST /qwq-32b 200 0.4ms id=%s") -> logging.LogRecord:
+    record = logging.LogRecord("worker.access", logging.INFO, __file__, 0, message, ("abc",), None)
+    record.created = created
+    record.msecs = int((created - int(created)) * 1000) + 0.0
+    return record
+
+
+def test_the_lines_are_the_standard_formatters_across_seconds() -> None:
+    ours, standard = LineFormatter(), logging.Formatter(LINE_FORMAT)
+    start = 1_790_000_000.0
+    for offset in (0.0, 0.001, 0.999, 1.0, 1.5, 59.999, 60.0, 3600.25, 0.5):  # back in time too
+        record = record_at(start + offset)
+        assert ours.format(record) == standard.format(record)
+
+
+def test_an_explicit_date_format_is_honoured() -> None:
+    record = record_at(1_790_000_000.25)
+    assert LineFormatter().formatTime(record, "%Y") == logging.Formatter().formatTime(record, "%Y")

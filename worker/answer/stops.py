@@ -1,0 +1,83 @@
+"""Stop sequences enforced by the gateway itself, on the answer's event stream.
+
+The sequences are also sent upstream, and most upstreams stop there on their own; but not all do (the
+simulator, some llama.cpp builds), and none says *which* sequence matched, which Anthropic's
+`stop_sequence` field must name. So the answer text is scanned here: text is passed on as it comes,
+except for a tail short enough to still be the start of a sequence, which is held back until the next
+delta decides. On a match the text is cut before the sequence, the upstream request is closed at once
+(no tokens are paid for after it), and the answer ends with `Finish("stop")` and an estimated usage.
+Reasoning and tool calls are not scanned: stop sequences apply to the answer text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from worker.core.ir import ChatRequest, Event, Finish, TextDelta, UsageEvent
+from worker.routing.normalize import estimate_usage
+
+
+def _held_back(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest tail of `text` that is a proper prefix of some stop sequence."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
+
+
+class StopScanner:
+    __slots__ = ("_stops", "matched")
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = tuple(s for s in stops if s)
+        self.matched: str | None = None
+
+    def _first_match(self, text: str) -> tuple[int, str] | None:
+        found: tuple[int, str] | None = None
+        for stop in self._stops:
+            at = text.find(stop)
+            if at >= 0 and (found is None or at < found[0]):
+                found = (at, stop)
+        return found
+
+    @property
+    def active(self) -> bool:
+        """False when there is nothing to scan for: then the answer's events need no extra layer."""
+        return bool(self._stops)
+
+    async def apply(self, events: AsyncIterator[Event], request: ChatRequest) -> AsyncIterator[Event]:
+        held = ""
+        produced: list[str] = []
+        iterator = aiter(events)
+        try:
+            async for event in iterator:
+                if not isinstance(event, TextDelta):
+                    if isinstance(event, Finish) and held:
+                        produced.append(held)
+                        yield TextDelta(held)
+                        held = ""
+                    yield event
+                    continue
+                text = held + event.text
+                match = self._first_match(text)
+                if match is not None:
+                    at, self.matched = match
+                    if at:
+                        produced.append(text[:at])
+                        yield TextDelta(text[:at])
+                    break
+                keep = _held_back(text, self._stops)
+                held = text[len(text) - keep :] if keep else ""
+                if len(text) > keep:
+                    produced.append(text[: len(text) - keep])
+                    yield TextDelta(text[: len(text) - keep])
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None:
+                await close()
+        if self.matched is not None:
+            yield Finish("stop")
+            yield UsageEvent(estimate_usage(request, "".join(produced)))

@@ -1,0 +1,237 @@
+"""The model table: which slugs this gateway serves and where each one is sent.
+
+A slug (`qwq-32b`) maps to model facts (context window, prices, Cloudflare id) and an ordered list of
+upstream targets. The table is built in (one `qwq-32b` entry pointing at `UPSTREAM_URL`, or at the
+simulator when that is empty) or read from the TOML file named by `MODELS_FILE`:
+
+    [models.qwq-32b]
+    cloudflare_id = "@cf/qwen/qwq-32b"
+    context_window = 24000
+    price_input_per_m = 0.66
+    price_output_per_m = 1.00
+
+    [[models.qwq-32b.targets]]
+    adapter = "openai"                       # "openai", "workers-ai", "gateway" or "simulator"
+    base_url = "https://api.deepinfra.com/v1/openai"
+    model = "Qwen/QwQ-32B"
+    api_key_env = "DEEPINFRA_API_KEY"        # secrets come from the environment, never the file
+    tool_mode = "native"                     # or "prompt": tools through the system text
+    raw_completions = true                   # false: `raw: true` answers 400 (no /completions)
+
+Targets also take several keys (`api_keys_env`), a weight, their own timeouts and overrides (see
+`routing_fields` and the README); a bad field stops start-up naming its line (`worker.config.tomllines`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from worker.config.settings import Settings, SettingsError
+from worker.config.tomllines import locate
+
+TOOL_MODES = frozenset({"native", "prompt"})
+ADAPTERS = frozenset({"openai", "simulator", "workers-ai", "gateway"})
+STRATEGIES = frozenset({"failover", "weighted"})
+NEEDS_BASE_URL = frozenset({"openai", "workers-ai", "gateway"})
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    adapter: str
+    base_url: str = ""
+    model: str = ""
+    api_key: str = ""
+    tool_mode: str = "native"  # "native": OpenAI `tools`; "prompt": tools in the system text (tool_prompt)
+    raw_completions: bool = True  # False: the upstream has no `/completions`, so `raw: true` is a 400
+    # Routing and resilience (worker.routing.router); zero means "the global setting" / "the model's value".
+    api_keys: tuple[str, ...] = ()
+    weight: float = 1.0
+    connect_timeout: float = 0.0
+    first_byte_timeout: float = 0.0
+    idle_timeout: float = 0.0
+    context_window: int = 0
+    price_input_per_m: float = 0.0
+    price_output_per_m: float = 0.0
+    account_id: str = ""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key this target may use, rotated by `worker.routing.keypool`; `api_key` alone is one key."""
+        if self.api_keys:
+            return self.api_keys
+        return (self.api_key,) if self.api_key else ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    slug: str
+    targets: tuple[Target, ...]
+    cloudflare_id: str = ""
+    context_window: int = 24000
+    price_input_per_m: float = 0.0
+    price_output_per_m: float = 0.0
+    strategy: str = "failover"
+
+    @property
+    def primary(self) -> Target:
+        return self.targets[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTable:
+    entries: Mapping[str, ModelEntry]
+
+    def resolve(self, name: str) -> ModelEntry | None:
+        """Find an entry by slug, upstream model name or Cloudflare id (all three are accepted)."""
+        entry = self.entries.get(name)
+        if entry is not None:
+            return entry
+        for candidate in self.entries.values():
+            if name == candidate.cloudflare_id or any(t.model == name for t in candidate.targets):
+                return candidate
+        return None
+
+
+def builtin_table(settings: Settings) -> ModelTable:
+    if settings.upstream_url:
+        target = Target(
+            adapter="openai",
+            base_url=settings.upstream_url.rstrip("/"),
+            model=settings.upstream_model,
+            api_key=settings.upstream_api_key,
+        )
+    else:
+        target = Target(adapter="simulator", model=settings.upstream_model)
+    entry = ModelEntry(
+        slug="qwq-32b",
+        targets=(target,),
+        cloudflare_id="@cf/qwen/qwq-32b",
+        context_window=24000,
+        price_input_per_m=0.66,
+        price_output_per_m=1.00,
+    )
+    return ModelTable({entry.slug: entry})
+
+
+def _field(where: str, data: Mapping[str, Any], name: str, kind: type, default: Any = None) -> Any:
+    if name not in data:
+        if default is None:
+            raise SettingsError(f"{where}: missing field '{name}'")
+        return default
+    value = data[name]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise SettingsError(f"{where}: field '{name}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTable:
+    models = data.get("models")
+    if not isinstance(models, dict) or not models:
+        raise SettingsError("model table: a [models.<slug>] section is required")
+    entries: dict[str, ModelEntry] = {}
+    for slug, raw in models.items():
+        where = f"[models.{slug}]"
+        if not isinstance(raw, dict):
+            raise SettingsError(f"{where}: must be a table")
+        raw_targets = raw.get("targets")
+        if not isinstance(raw_targets, list) or not raw_targets:
+            raise SettingsError(f"{where}: at least one [[models.{slug}.targets]] is required")
+        targets = []
+        for i, t in enumerate(raw_targets):
+            twhere = f"[[models.{slug}.targets]] #{i + 1}"
+            adapter = _field(twhere, t, "adapter", str)
+            if adapter not in ADAPTERS:
+                raise SettingsError(f"{twhere}: adapter must be one of {sorted(ADAPTERS)}")
+            key_env = _field(twhere, t, "api_key_env", str, "")
+            targets.append(
+                Target(
+                    adapter=adapter,
+                    base_url=_field(twhere, t, "base_url", str, "").rstrip("/"),
+                    model=_field(twhere, t, "model", str, ""),
+                    api_key=environ.get(key_env, "") if key_env else "",
+                    tool_mode=_field(twhere, t, "tool_mode", str, "native"),
+                    raw_completions=_field(twhere, t, "raw_completions", bool, True),
+                    **routing_fields(twhere, t, environ),
+                )
+            )
+            if targets[-1].tool_mode not in TOOL_MODES:
+                raise SettingsError(f"{twhere}: tool_mode must be one of {sorted(TOOL_MODES)}")
+            if adapter in NEEDS_BASE_URL and not targets[-1].base_url:
+                raise SettingsError(f"{twhere}: field 'base_url' is required for adapter '{adapter}'")
+            if adapter == "workers-ai" and not targets[-1].account_id:
+                raise SettingsError(f"{twhere}: field 'account_id' is required for adapter 'workers-ai'")
+        entries[slug] = ModelEntry(
+            slug=slug,
+            targets=tuple(targets),
+            cloudflare_id=_field(where, raw, "cloudflare_id", str, ""),
+            context_window=_field(where, raw, "context_window", int, 24000),
+            price_input_per_m=_field(where, raw, "price_input_per_m", float, 0.0),
+            price_output_per_m=_field(where, raw, "price_output_per_m", float, 0.0),
+            strategy=_choice(where, raw, "strategy", STRATEGIES, "failover"),
+        )
+    return ModelTable(entries)
+
+
+def load_table(settings: Settings, environ: Mapping[str, str] | None = None) -> ModelTable:
+    if not settings.models_file:
+        return builtin_table(settings)
+    path = Path(settings.models_file)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise SettingsError(f"MODELS_FILE {path}: cannot be read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"MODELS_FILE {path}: {exc}") from exc
+    try:
+        return parse_table(data, os.environ if environ is None else environ)
+    except SettingsError as exc:
+        line = locate(path.read_text(encoding="utf-8", errors="replace"), str(exc))
+        at = f", line {line}" if line else ""
+        raise SettingsError(f"MODELS_FILE {path}{at}: {exc}") from exc
+
+
+def _choice(where: str, data: Mapping[str, Any], name: str, allowed: frozenset[str], default: str) -> str:
+    value: str = _field(where, data, name, str, default)
+    if value not in allowed:
+        raise SettingsError(f"{where}: field '{name}' must be one of {sorted(allowed)}, got {value!r}")
+    return value
+
+
+def _non_negative(where: str, data: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = _field(where, data, name, kind, default)
+    if value < 0:
+        raise SettingsError(f"{where}: field '{name}' must not be negative, got {value!r}")
+    return value
+
+
+def routing_fields(where: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The routing and resilience fields of one target (keys, weight, timeouts, overrides)."""
+    for secret in ("api_key", "api_keys"):
+        if secret in raw:
+            raise SettingsError(
+                f"{where}: field '{secret}' is not allowed: secrets come from the environment "
+                "(use 'api_key_env' or 'api_keys_env')"
+            )
+    keys_env = _field(where, raw, "api_keys_env", str, "")
+    keys = tuple(k.strip() for k in environ.get(keys_env, "").split(",") if k.strip()) if keys_env else ()
+    account_env = _field(where, raw, "account_id_env", str, "")
+    account = environ.get(account_env, "") if account_env else _field(where, raw, "account_id", str, "")
+    return {
+        "api_keys": keys,
+        "weight": _non_negative(where, raw, "weight", float, 1.0),
+        "connect_timeout": _non_negative(where, raw, "connect_timeout", float, 0.0),
+        "first_byte_timeout": _non_negative(where, raw, "first_byte_timeout", float, 0.0),
+        "idle_timeout": _non_negative(where, raw, "idle_timeout", float, 0.0),
+        "context_window": _non_negative(where, raw, "context_window", int, 0),
+        "price_input_per_m": _non_negative(where, raw, "price_input_per_m", float, 0.0),
+        "price_output_per_m": _non_negative(where, raw, "price_output_per_m", float, 0.0),
+        "account_id": account,
+    }

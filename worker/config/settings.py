@@ -1,0 +1,179 @@
+"""Deployment settings: built-in defaults, overridden by `wrangler.toml` `[vars]`, overridden by env vars.
+
+The same names work in all three places, so one `wrangler.toml` configures both the Cloudflare Python
+Worker and a uvicorn deployment. Secrets (`API_KEYS`, `UPSTREAM_API_KEY`) belong in the environment or
+in `wrangler secret put`, never in `[vars]`. Every field documents itself: the README's configuration
+table is generated from `SETTINGS_DOC` and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
+    return field(default=default, metadata={"doc": doc, "secret": secret})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    api_keys: tuple[str, ...] = _setting(
+        (), "Comma-separated client API keys accepted as `Authorization: Bearer <key>`.", secret=True
+    )
+    allow_no_auth: bool = _setting(
+        False, "Development only: start without `API_KEYS` and accept every request (logged loudly)."
+    )
+    host: str = _setting("127.0.0.1", "Address `qwq-gateway` listens on.")
+    port: int = _setting(8787, "Port `qwq-gateway` listens on.")
+    upstream_url: str = _setting(
+        "",
+        "Base URL of an OpenAI-compatible upstream (e.g. `https://api.deepinfra.com/v1/openai`). "
+        "Empty: the built-in QwQ-32B simulator.",
+    )
+    upstream_api_key: str = _setting("", "Bearer token sent to the upstream.", secret=True)
+    upstream_model: str = _setting("Qwen/QwQ-32B", "Model name sent to the upstream.")
+    models_file: str = _setting(
+        "", "Path of a TOML model table (see README); empty: the built-in table with `qwq-32b`."
+    )
+    response_shape: str = _setting(
+        "workers",
+        'Default answer shape of `POST /:modelSlug`: `workers` (`{"response"}`) or `choices` (OpenAI).',
+    )
+    max_body_bytes: int = _setting(4 * 1024 * 1024, "Largest accepted request body; larger answers 413.")
+    upstream_connect_timeout: float = _setting(5.0, "Seconds to open a connection to the upstream.")
+    upstream_first_byte_timeout: float = _setting(
+        600.0, "Seconds to wait for the upstream's first byte (reasoning can take minutes)."
+    )
+    upstream_idle_timeout: float = _setting(
+        120.0, "Seconds of silence allowed between upstream reads once it has started answering."
+    )
+    request_deadline: float = _setting(0.0, "Overall cap on one request in seconds; 0 turns it off.")
+    keepalive_interval: float = _setting(
+        15.0, "Seconds of upstream silence after which a stream gets an SSE `: keep-alive` comment."
+    )
+    pool_max_connections: int = _setting(256, "Most open connections to the upstream per process.")
+    pool_max_keepalive: int = _setting(64, "Most idle keep-alive connections kept to the upstream.")
+    upstream_proxy: str = _setting(
+        "",
+        "Outbound proxy for all upstream traffic: `http://`, `https://`, `socks5://` or `socks5h://` URL; "
+        "empty: direct.",
+        secret=True,
+    )
+    retry_attempts: int = _setting(
+        2, "Retries of one upstream target (after its first try) before failing over to the next."
+    )
+    retry_backoff_base: float = _setting(
+        0.25, "Seconds of the first retry's backoff; doubles per retry, with full jitter."
+    )
+    retry_backoff_cap: float = _setting(4.0, "Longest backoff between two tries, in seconds.")
+    retry_after_max: float = _setting(
+        30.0, "Longest upstream `Retry-After` honoured by waiting; longer ones fail over at once."
+    )
+    breaker_failures: int = _setting(
+        5, "Consecutive failures of one target that open its circuit breaker; 0 turns breakers off."
+    )
+    breaker_cooldown: float = _setting(
+        30.0, "Seconds an open breaker rejects its target before one half-open probe is let through."
+    )
+    key_cooldown: float = _setting(
+        60.0, "Seconds an upstream API key rests after a 401, 403 or 429 while other keys are used."
+    )
+    log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
+    reasoning_mode: str = _setting(
+        "inline",
+        "How QwQ's reasoning reaches clients: `inline` (before `</think>`, as Workers AI), `separate` "
+        "(`reasoning_content` / `reasoning` field) or `hidden`; per request: `?reasoning=` or "
+        "`X-Reasoning-Mode`.",
+    )
+    simulator_token_delay: float = _setting(0.0, "Simulator: seconds between streamed tokens (its pace).")
+    simulator_reasoning_field: bool = _setting(
+        False,
+        "Simulator: hand reasoning out as a separate field (as vLLM's reasoning parser) instead of "
+        "inline text ending in `</think>` (as Workers AI).",
+    )
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings with secrets masked: safe for logs and health endpoints."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if f.metadata["secret"] and value else value
+        return out
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, bool):
+        return "1" if default else "0"
+    if isinstance(default, tuple):
+        return ",".join(default)
+    return str(default)
+
+
+# (env var / [vars] name, default as written in either place, meaning): the README's table.
+SETTINGS_DOC: tuple[tuple[str, str, str], ...] = tuple(
+    (f.name.upper(), _shown(f.default), f.metadata["doc"]) for f in dataclasses.fields(Settings)
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong form; start-up stops with this message."""
+
+
+def _convert(name: str, raw: object, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(f"not a boolean: {raw!r}")
+        if isinstance(default, tuple):
+            if isinstance(raw, list | tuple):
+                return tuple(str(item).strip() for item in raw if str(item).strip())
+            return tuple(item.strip() for item in str(raw).split(",") if item.strip())
+        if isinstance(default, int):
+            return int(raw)  # type: ignore[call-overload]
+        if isinstance(default, float):
+            return float(raw)  # type: ignore[arg-type]
+        return str(raw)
+    except ValueError as exc:
+        raise SettingsError(f"setting {name.upper()}: {exc}") from exc
+
+
+def read_wrangler_vars(path: Path) -> dict[str, object]:
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    section = data.get("vars", {})
+    return dict(section) if isinstance(section, dict) else {}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path | None = None) -> Settings:
+    """Build settings from defaults, then `[vars]` of `wrangler.toml`, then the environment."""
+    env = os.environ if environ is None else environ
+    toml_path = wrangler_toml or Path(env.get("WRANGLER_TOML", PROJECT_ROOT / "wrangler.toml"))
+    layers: list[Mapping[str, object]] = [read_wrangler_vars(toml_path), env]
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        key = f.name.upper()
+        for layer in layers:
+            if key in layer:
+                values[f.name] = _convert(key, layer[key], f.default)
+    settings = Settings(**values)
+    if settings.response_shape not in {"workers", "choices"}:
+        raise SettingsError("setting RESPONSE_SHAPE: must be 'workers' or 'choices'")
+    if settings.reasoning_mode not in {"inline", "separate", "hidden"}:
+        raise SettingsError("setting REASONING_MODE: must be 'inline', 'separate' or 'hidden'")
+    return settings

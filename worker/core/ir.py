@@ -1,0 +1,172 @@
+"""The one intermediate representation every dialect parses into and every adapter reads from.
+
+With N client dialects and M upstream adapters this keeps the translators at N + M instead of N * M.
+Requests are frozen dataclasses: once a dialect has validated and parsed a body, nothing downstream may
+change it by accident. Answers travel as a stream of small event objects; a non-streamed answer is the
+aggregate of the same events (see `worker.core.aggregate`), so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+ReasoningMode = Literal["inline", "separate", "hidden"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image given inline as a `data:` URI (the Workers schema refuses HTTP URLs)."""
+
+    url: str
+
+
+ContentPart = TextPart | ImagePart
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the assistant made. `arguments` is the JSON text exactly as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str | tuple[ContentPart, ...]
+    tool_call_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    name: str | None = None
+
+    def text(self) -> str:
+        """The message's text with image parts left out (for token estimates and prompt rendering)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """`auto`, `none`, `required`, or one named function (`mode == "function"`)."""
+
+    mode: Literal["auto", "none", "required", "function"]
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Sampling fields; `None` means "not given": adapters send only what is set."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    repetition_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A chat (or raw completion) request, independent of the dialect it arrived in.
+
+    `model` is the model table slug the request resolved to. `prompt` is set only for raw completions
+    (`raw=True`); a non-raw `prompt` form is turned into a single user message by the dialect.
+    """
+
+    model: str
+    messages: tuple[Message, ...] = ()
+    prompt: str | None = None
+    raw: bool = False
+    stream: bool = False
+    params: SamplingParams = field(default_factory=SamplingParams)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    response_schema: Mapping[str, Any] | None = None
+    json_mode: bool = False
+    reasoning: ReasoningMode | None = None
+    user: str | None = None
+
+
+# --- answer events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call. The first piece of call `index` carries `id` and `name`; later pieces
+    carry only argument text, exactly as OpenAI streams them."""
+
+    index: int
+    arguments: str = ""
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int | None = None
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.reasoning_tokens is not None:
+            out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        if self.estimated:
+            out["estimated"] = True
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: FinishReason
+
+
+Event = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | Finish

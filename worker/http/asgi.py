@@ -1,0 +1,94 @@
+"""Small pure-ASGI helpers shared by the endpoints: headers, bounded body reading, JSON answers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from worker.core.errors import BadRequest, ClientClosed, PayloadTooLarge, UnsupportedMediaType
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def query_params(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
+    """The query parameters, refusing (400) any the route does not know: a typo such as `?shap=choices`
+    silently ignored would give the client an answer it did not ask for."""
+    query: bytes = scope.get("query_string", b"")
+    if not query:
+        return {}
+    params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise BadRequest(
+            f"Unknown query parameter '{unknown[0][:40]}'",
+            {"allowed": sorted(allowed)},
+        )
+    return params
+
+
+def require_json(scope: Scope) -> None:
+    """Accept `application/json` (any parameters) or a missing Content-Type; refuse the rest with 415."""
+    content_type = header(scope, b"content-type")
+    if content_type is None:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(detail=f"Got Content-Type '{media[:100]}'")
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """Read the whole body, refusing (413) as soon as it is known to exceed `limit` bytes."""
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(detail=f"The body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientClosed()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(detail=f"The body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def decode_json(body: bytes) -> Any:
+    if not body.strip():
+        raise BadRequest("Invalid payload: the body is empty", [{"path": "/", "message": "empty body"}])
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            "Invalid payload: the body is not valid JSON",
+            [{"path": "/", "message": f"not JSON: {exc.msg} at position {exc.pos}"}],
+        ) from exc
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    raw_headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    if headers:
+        raw_headers.extend(headers)
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})

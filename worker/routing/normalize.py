@@ -1,0 +1,75 @@
+"""The core path between a parsed request and a dialect encoder: choose the adapter, guard the stream.
+
+`normalize` is the one place that makes an adapter's events well-formed for every encoder: content
+first, then exactly one `Finish`, then exactly one `UsageEvent` (estimated, and marked so, when the
+upstream sent none). It also applies the upstream timeouts to every adapter alike: time to the first
+event and the longest silence between two events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from worker.core.errors import UpstreamTimeout
+from worker.core.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
+from worker.core.tokens import count_prompt_tokens, count_tokens
+from worker.routing.wait_deadline import WaitDeadline
+
+
+def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
+    if request.raw and request.prompt is not None:
+        prompt = count_tokens(request.prompt)
+    else:
+        prompt = count_prompt_tokens(request.messages)
+    return Usage(prompt, count_tokens(completion_text), estimated=True)
+
+
+async def normalize(
+    events: AsyncIterator[Event],
+    request: ChatRequest,
+    first_timeout: float | None,
+    idle_timeout: float | None,
+) -> AsyncIterator[Event]:
+    finish: FinishReason | None = None
+    usage: Usage | None = None
+    produced: list[str] = []
+    saw_tool_call = False
+    timeout = first_timeout
+    waiting_for_first = True
+    iterator = aiter(events)
+    # One timer for the whole stream, not one per event (worker/routing/wait_deadline.py).
+    deadline = WaitDeadline(horizon=idle_timeout)
+    try:
+        while True:
+            deadline.arm(timeout)
+            try:
+                event = await anext(iterator)
+            except StopAsyncIteration:
+                break
+            except asyncio.CancelledError as exc:
+                if not deadline.expired():
+                    raise
+                which = "before its first event" if waiting_for_first else "between two events"
+                raise UpstreamTimeout(f"The upstream sent nothing for {timeout:g} s {which}") from exc
+            finally:
+                deadline.disarm()
+            timeout, waiting_for_first = idle_timeout, False
+            if isinstance(event, Finish):
+                finish = event.reason
+            elif isinstance(event, UsageEvent):
+                usage = event.usage
+            else:
+                if isinstance(event, ToolCallDelta):
+                    saw_tool_call = True
+                    produced.append(event.arguments)
+                else:
+                    produced.append(event.text)
+                yield event
+    finally:
+        deadline.close()
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+    yield Finish(finish or ("tool_calls" if saw_tool_call else "stop"))
+    yield UsageEvent(usage or estimate_usage(request, "".join(produced)))

@@ -1,0 +1,216 @@
+"""One request handler for every surface, parametrized by a dialect.
+
+Every surface (`POST /{modelSlug}`, Cloudflare REST, OpenAI, Anthropic) shares the same path through
+this module, so auth, body limits, logging and the 499/cancellation behaviour cannot differ between
+them. A dialect only says what differs: which header carries the key, how the body becomes the IR,
+and how completions, stream events and errors are written in its shape.
+
+Order of checks for every surface: auth (401) before the model (404), so that an anonymous caller
+learns nothing about which models exist; then Content-Type (415), size (413), JSON (400), schema (400).
+For `/{modelSlug}` the answer shape is the deployment's `RESPONSE_SHAPE` unless the request asks for
+another with `?shape=choices|workers` or the header `X-Response-Shape`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from worker.config.models import ModelEntry
+from worker.core.aggregate import Completion, aggregate
+from worker.core.errors import BadRequest, GatewayError, NotFound
+from worker.core.ir import ChatRequest, Event, ReasoningMode
+from worker.dialects import workers
+from worker.dialects.validation import validate_body
+from worker.http.access_log import STATUS_KEY, request_id_of
+from worker.http.asgi import (
+    Receive,
+    Scope,
+    Send,
+    decode_json,
+    header,
+    query_params,
+    read_body,
+    require_json,
+    send_json,
+)
+from worker.http.auth import KeyRing, authenticate
+from worker.http.disconnect import DisconnectGuard
+from worker.http.streaming import respond_stream
+from worker.routing.deadlines import with_deadline
+from worker.state import AppState
+
+SHAPES = ("workers", "choices")
+RenderedError = tuple[int, bytes, list[tuple[bytes, bytes]]]
+IGNORED_HEADER = b"x-gateway-ignored-fields"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A parsed request and how to answer it, as the dialect decided while parsing."""
+
+    request: ChatRequest
+    entry: ModelEntry
+    render: Callable[[Completion, str], bytes]
+    """(completion, request id) -> the JSON body of a non-streamed answer."""
+    encoder: Callable[[str], Callable[[Event], bytes]]
+    """request id -> an encoder of stream events (a fresh one per stream: encoders keep state)."""
+    ignored: tuple[str, ...] = ()
+    """Fields accepted but not acted upon, named in the `X-Gateway-Ignored-Fields` header."""
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    wrap: Callable[[AsyncIterator[Event]], AsyncIterator[Event]] | None = None
+    """A last transformation of the answer's events (gateway-side stop sequences)."""
+
+    def answer_headers(self) -> list[tuple[bytes, bytes]]:
+        if not self.ignored:
+            return self.headers
+        return [*self.headers, (IGNORED_HEADER, ", ".join(self.ignored).encode())]
+
+
+class Dialect(Protocol):
+    def authenticate(self, keys: KeyRing, scope: Scope) -> None:
+        """Raise `Unauthorized` unless the request carries a valid key (in this surface's header)."""
+
+    def locate(self, scope: Scope, state: AppState) -> ModelEntry | None:
+        """The model named by the path, checked before the body is read; `None` when it is in the body."""
+
+    def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
+        """Validate a decoded body and build the call, or raise `BadRequest`/`NotFound`."""
+
+    def render_error(self, error: GatewayError) -> RenderedError:
+        """Status, JSON body and headers of an error answered before any byte of the answer."""
+
+    def error_event(self, error: GatewayError) -> bytes:
+        """What a stream carries when it fails after its first byte."""
+
+
+def bearer_authenticate(keys: KeyRing, scope: Scope) -> None:
+    authenticate(keys, header(scope, b"authorization"))
+
+
+def error_headers(error: GatewayError) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+
+
+class DialectEndpoint:
+    """A pure ASGI endpoint serving one dialect over the shared gateway."""
+
+    def __init__(self, state: AppState, dialect: Dialect) -> None:
+        self.state = state
+        self.dialect = dialect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._handle(scope, receive, send)
+        except GatewayError as error:
+            scope[STATUS_KEY] = error.status
+            if error.status == 499:
+                raise
+            status, body, headers = self.dialect.render_error(error)
+            scope[STATUS_KEY] = status
+            await send_json(send, status, body, headers)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state, dialect = self.state, self.dialect
+        dialect.authenticate(state.keys, scope)
+        located = dialect.locate(scope, state)
+        require_json(scope)
+        body = await read_body(scope, receive, state.settings.max_body_bytes)
+        call = dialect.parse(decode_json(body), located, scope, state)
+        request_id = request_id_of(scope)
+        async with DisconnectGuard(receive):
+            events = with_deadline(
+                state.gateway.events(call.request, call.entry), state.settings.request_deadline
+            )
+            if call.wrap is not None:
+                events = call.wrap(events)
+            if call.request.stream:
+                scope[STATUS_KEY] = await respond_stream(
+                    send,
+                    events,
+                    call.encoder(request_id),
+                    dialect.render_error,
+                    dialect.error_event,
+                    state.settings.keepalive_interval,
+                    request_id,
+                    call.answer_headers(),
+                )
+                return
+            completion = await aggregate(events)
+            await send_json(send, 200, call.render(completion, request_id), call.answer_headers())
+
+
+# --- POST /{modelSlug} ------------------------------------------------------------------------------
+
+
+def render_workers_error(error: GatewayError) -> RenderedError:
+    return error.status, orjson.dumps(workers.render_error(error)), error_headers(error)
+
+
+QUERY_PARAMS = frozenset({"shape", "reasoning"})
+REASONING_MODES: tuple[ReasoningMode, ...] = ("inline", "separate", "hidden")
+
+
+def choose_reasoning(scope: Scope) -> ReasoningMode | None:
+    """The request's own reasoning mode (`?reasoning=` wins over `X-Reasoning-Mode`), or None: the
+    deployment default. A value that is no mode is refused wherever it was given."""
+    asked = [query_params(scope, QUERY_PARAMS).get("reasoning"), header(scope, b"x-reasoning-mode")]
+    for value in asked:
+        if value is not None and value not in REASONING_MODES:
+            raise BadRequest(f"Unknown reasoning mode '{value[:40]}'; use 'inline', 'separate' or 'hidden'")
+    chosen = next((value for value in asked if value is not None), None)
+    return next((mode for mode in REASONING_MODES if mode == chosen), None)
+
+
+def choose_shape(scope: Scope, default: str) -> workers.Shape:
+    """`?shape=` wins over `X-Response-Shape`, which wins over the deployment default; a value that is
+    neither shape is refused wherever it was given."""
+    asked = [
+        query_params(scope, QUERY_PARAMS).get("shape"),
+        header(scope, b"x-response-shape"),
+    ]
+    for value in asked:
+        if value is not None and value not in SHAPES:
+            raise BadRequest(f"Unknown response shape '{value[:40]}'; use 'workers' or 'choices'")
+    chosen = next((value for value in asked if value is not None), default)
+    return "choices" if chosen == "choices" else "workers"
+
+
+class ModelSlugDialect:
+    """The primary contract: Workers AI input, `{response}` or `choices` output, `{error, detail}` errors."""
+
+    authenticate = staticmethod(bearer_authenticate)
+    render_error = staticmethod(render_workers_error)
+    error_event = staticmethod(workers.error_event)
+
+    def locate(self, scope: Scope, state: AppState) -> ModelEntry | None:
+        slug = scope["path_params"]["slug"]
+        entry = state.table.entries.get(slug)
+        if entry is None:
+            raise NotFound(f"No such model '{slug[:80]}'", {"models": sorted(state.table.entries)})
+        return entry
+
+    def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
+        assert located is not None
+        slug = located.slug
+        checked = validate_body(body)
+        shape = choose_shape(scope, state.settings.response_shape)
+        request = workers.parse_request(checked, slug, choose_reasoning(scope))
+
+        def render(completion: Completion, request_id: str) -> bytes:
+            return orjson.dumps(workers.render_completion(completion, shape, slug, request_id))
+
+        def encoder(request_id: str) -> Callable[[Event], bytes]:
+            if shape == "choices":
+                return workers.ChoicesStreamEncoder(slug, request_id).encode
+            return workers.WorkersStreamEncoder().encode
+
+        return Call(request, located, render, encoder)
+
+
+class ModelSlugEndpoint(DialectEndpoint):
+    def __init__(self, state: AppState) -> None:
+        super().__init__(state, ModelSlugDialect())

@@ -1,0 +1,312 @@
+"""The OpenAPI description of the Cloudflare REST, OpenAI and Anthropic surfaces (merged into `openapi`).
+
+Request bodies are the vendored request schemas themselves (their `$defs` moved into
+`components/schemas` under a prefix, references rewritten), so the document describes exactly what
+the gateway validates. Every error response is described in the shape its surface really answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.config.models import ModelTable
+from worker.dialects.schemas import ANTHROPIC_MESSAGES_SCHEMA, OPENAI_CHAT_SCHEMA
+
+COMPONENTS = "#/components/schemas/"
+
+
+def _relocate(node: Any, prefix: str) -> Any:
+    """A copy of a schema whose `#/$defs/X` references point at `components/schemas/<prefix>X`."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+                out[key] = COMPONENTS + prefix + value.removeprefix("#/$defs/")
+            elif key not in ("$defs", "$schema"):
+                out[key] = _relocate(value, prefix)
+        return out
+    if isinstance(node, list):
+        return [_relocate(item, prefix) for item in node]
+    return node
+
+
+def _components(schema: dict[str, Any], name: str, prefix: str) -> dict[str, Any]:
+    out = {name: _relocate(schema, prefix)}
+    for def_name, sub in schema.get("$defs", {}).items():
+        out[prefix + def_name] = _relocate(sub, prefix)
+    return out
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": COMPONENTS + name}
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "One Server-Sent Event; `data` is JSON in the surface's chunk shape, or `[DONE]`.",
+    "required": ["data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+}
+
+
+def _answer(schema: str) -> dict[str, Any]:
+    return {
+        "description": "The answer; `text/event-stream` when `stream` is true.",
+        "content": {
+            "application/json": {"schema": _ref(schema)},
+            "text/event-stream": {"schema": SSE_EVENT},
+        },
+    }
+
+
+def _errors(schema: str, statuses: dict[str, str]) -> dict[str, Any]:
+    return {status: _json(text, schema) for status, text in statuses.items()}
+
+
+ACCOUNT = {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}}
+COMMON_ERRORS = {
+    "401": "Missing or invalid API key",
+    "413": "Body larger than MAX_BODY_BYTES",
+    "415": "Content-Type is not application/json",
+    "429": "The upstream is rate limiting; see Retry-After",
+    "500": "Upstream model error or unexpected failure",
+}
+
+CLOUDFLARE_FAILURE: dict[str, Any] = {
+    "type": "object",
+    "required": ["result", "success", "errors", "messages"],
+    "properties": {
+        "result": {"type": "null"},
+        "success": {"const": False},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+            },
+        },
+        "messages": {"type": "array"},
+    },
+}
+CLOUDFLARE_SUCCESS: dict[str, Any] = {
+    "type": "object",
+    "required": ["result", "success", "errors", "messages"],
+    "properties": {
+        "result": _ref("WorkersAnswer"),
+        "success": {"const": True},
+        "errors": {"type": "array", "maxItems": 0},
+        "messages": {"type": "array"},
+    },
+}
+OPENAI_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+MODEL_LIST: dict[str, Any] = {
+    "type": "object",
+    "required": ["object", "data"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "object", "created", "owned_by"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "object": {"const": "model"},
+                    "created": {"type": "integer"},
+                    "owned_by": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+ANTHROPIC_MESSAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"const": "message"},
+        "role": {"const": "assistant"},
+        "model": {"type": "string"},
+        "content": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"enum": ["text", "thinking", "tool_use"]}},
+            },
+        },
+        "stop_reason": {"enum": ["end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal"]},
+        "stop_sequence": {"type": ["string", "null"]},
+        "usage": {
+            "type": "object",
+            "required": ["input_tokens", "output_tokens"],
+            "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}},
+        },
+    },
+}
+ANTHROPIC_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "error"],
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+
+
+def model_names(table: ModelTable) -> list[str]:
+    """Every name the model table resolves: slugs, Cloudflare ids and upstream model names."""
+    names = set(table.entries)
+    for entry in table.entries.values():
+        names.update(n for n in (entry.cloudflare_id, *(t.model for t in entry.targets)) if n)
+    return sorted(names)
+
+
+def _body(component: str, names: list[str]) -> dict[str, Any]:
+    """A request body whose `model` must be one the table serves (any other is a 404)."""
+    schema = {"allOf": [_ref(component), {"properties": {"model": {"enum": names}}}]}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _chat_operation(operation_id: str, parameters: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": "OpenAI chat completions (model in the body; reasoning in `reasoning_content`)",
+        "security": [{"bearer": []}],
+        "parameters": parameters,
+        "requestBody": _body("OpenAIChatRequest", names),
+        "responses": {
+            "200": _answer("ChoicesAnswer"),
+            **_errors(
+                "OpenAIError",
+                {
+                    "400": "Invalid request (param names the first bad field), or n other than 1",
+                    "404": "No such model",
+                    "504": "The upstream did not answer in time",
+                    **COMMON_ERRORS,
+                },
+            ),
+        },
+    }
+
+
+def _models_operation(operation_id: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": "The served models, in OpenAI's list shape",
+        "security": [{"bearer": []}],
+        "parameters": parameters,
+        "responses": {
+            "200": _json("The model table's slugs", "ModelList"),
+            "401": _json("Missing or invalid API key", "OpenAIError"),
+        },
+    }
+
+
+def surface_paths(table: ModelTable) -> dict[str, Any]:
+    names = model_names(table)
+    model = {
+        "name": "model",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": names},
+        "description": "A Cloudflare id (`@cf/qwen/qwq-32b`, slashes allowed), slug or upstream model name.",
+    }
+    run = {
+        "operationId": "cloudflareRun",
+        "summary": "Cloudflare Workers AI REST: Workers AI input, answer in Cloudflare's envelope",
+        "security": [{"bearer": []}],
+        "parameters": [ACCOUNT, model],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("RunInput")}},
+        },
+        "responses": {
+            "200": _answer("CloudflareSuccess"),
+            **_errors(
+                "CloudflareFailure",
+                {
+                    "400": "5006 bad input (every violation), or 5007 no such model",
+                    "408": "3007 the upstream did not answer in time",
+                    **COMMON_ERRORS,
+                },
+            ),
+            "404": {
+                "description": "No route: an account id or model that decodes to a '/' leaves the route",
+                "content": {"application/json": {"schema": _ref("Error")}},
+            },
+        },
+    }
+    messages = {
+        "operationId": "anthropicMessages",
+        "summary": "Anthropic Messages (thinking blocks when `thinking` is enabled)",
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "requestBody": _body("AnthropicMessagesRequest", names),
+        "responses": {
+            "200": _answer("AnthropicMessage"),
+            **_errors("AnthropicError", {"400": "Invalid request", "404": "No such model", **COMMON_ERRORS}),
+        },
+    }
+    accounts = "/client/v4/accounts/{account_id}/ai"
+    return {
+        f"{accounts}/run/{{model}}": {"post": run},
+        f"{accounts}/v1/chat/completions": {
+            "post": _chat_operation("cloudflareChatCompletions", [ACCOUNT], names)
+        },
+        f"{accounts}/v1/models": {"get": _models_operation("cloudflareListModels", [ACCOUNT])},
+        "/v1/chat/completions": {"post": _chat_operation("chatCompletions", [], names)},
+        "/v1/openai/chat/completions": {"post": _chat_operation("deepinfraChatCompletions", [], names)},
+        "/v1/models": {"get": _models_operation("listModels", [])},
+        "/v1/openai/models": {"get": _models_operation("deepinfraListModels", [])},
+        "/v1/messages": {"post": messages},
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            }
+        },
+    }
+
+
+def surface_schemas() -> dict[str, Any]:
+    requests = {
+        **_components(OPENAI_CHAT_SCHEMA, "OpenAIChatRequest", "OpenAIIn"),
+        **_components(ANTHROPIC_MESSAGES_SCHEMA, "AnthropicMessagesRequest", "AnthropicIn"),
+    }
+    return {
+        **requests,
+        "CloudflareSuccess": CLOUDFLARE_SUCCESS,
+        "CloudflareFailure": CLOUDFLARE_FAILURE,
+        "OpenAIError": OPENAI_ERROR,
+        "ModelList": MODEL_LIST,
+        "AnthropicMessage": ANTHROPIC_MESSAGE,
+        "AnthropicError": ANTHROPIC_ERROR,
+    }
+
+
+SECURITY_SCHEMES = {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
