@@ -26,7 +26,7 @@ async def test_a_finished_stream_hands_its_upstream_connection_back(
 ) -> None:
     """Read to its end after `[DONE]`, the upstream connection is kept alive for the next request."""
     gateway = live_gateway_factory(upstream_url=f"{fake_upstream.url}/v1")
-    state = gateway.app.app.state.gateway
+    state = gateway.app.app.state.app_state
     body = {"messages": [{"role": "user", "content": "Hi"}], "stream": True, "max_tokens": 3}
     async with httpx.AsyncClient(headers=AUTH) as client:
         for _ in range(3):

@@ -18,13 +18,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from worker.config.settings import Settings, load_settings
-from worker.http.access_log import AccessLogMiddleware
-from worker.http.fastpath import SlugFastPath
-from worker.http.logformat import LineFormatter
 from worker.state import AppState, build_state
 from worker.surfaces.endpoint import DialectEndpoint, ModelSlugEndpoint
 from worker.surfaces.openapi import openapi_document
 from worker.surfaces.routes import surface_routes
+from worker.web.access_log import AccessLogMiddleware
+from worker.web.fastpath import SlugFastPath
+from worker.web.logformat import LineFormatter
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         return _json({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        models = state.gateway.health()
+        models = state.router.health()
         ready = bool(models) and all(model["ready"] for model in models.values())
         return _json({"status": "ready" if ready else "unavailable", "models": models}, 200 if ready else 503)
 
@@ -120,8 +120,8 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         ],
         lifespan=lifespan,
     )
-    app.state.gateway = state
-    # `POST /{slug}` skips the router (worker/http/fastpath.py); every other route's path stays Starlette's.
+    app.state.app_state = state
+    # `POST /{slug}` skips the router (worker/web/fastpath.py); every other route's path stays Starlette's.
     other_paths = [
         getattr(r, "path", "") for r in app.routes if getattr(r, "endpoint", None) is not slug_endpoint
     ]

@@ -9,14 +9,14 @@ import httpx
 
 from worker.config.models import ModelTable, load_table
 from worker.config.settings import Settings, SettingsError
-from worker.http.auth import KeyRing
-from worker.routing.router import Gateway, public_origin
+from worker.routing.router import Router, public_origin
 from worker.upstreams.base import Upstream
 from worker.upstreams.chained import ChainedGateway
 from worker.upstreams.openai_compat import OpenAICompatible
 from worker.upstreams.simulator import Simulator
 from worker.upstreams.wire.transport import AiohttpTransport
 from worker.upstreams.workers_ai import WorkersAI
+from worker.web.auth import KeyRing
 
 log = logging.getLogger("worker")
 
@@ -27,10 +27,10 @@ class AppState:
     table: ModelTable
     keys: KeyRing
     http: httpx.AsyncClient
-    gateway: Gateway
+    router: Router
 
     async def aclose(self) -> None:
-        for adapter in self.gateway.adapters.values():
+        for adapter in self.router.adapters.values():
             await adapter.aclose()
         await self.http.aclose()
 
@@ -111,4 +111,4 @@ def build_state(settings: Settings) -> AppState:
             else:
                 log.info("model '%s' -> %s (%s)", entry.slug, public_origin(target.base_url), target.model)
     keys = KeyRing(settings.api_keys, allow_anyone=settings.allow_no_auth)
-    return AppState(settings, table, keys, http, Gateway(settings, adapters, table))
+    return AppState(settings, table, keys, http, Router(settings, adapters, table))

@@ -36,7 +36,7 @@ def upstream() -> Iterator[LiveServer]:
 
 
 def state_of(gateway: LiveServer) -> Any:
-    return gateway.app.app.state.gateway  # create_app(): AccessLogMiddleware -> Starlette -> AppState
+    return gateway.app.app.state.app_state  # create_app(): AccessLogMiddleware -> Starlette -> AppState
 
 
 def inspect(gateway: LiveServer) -> Snapshot:

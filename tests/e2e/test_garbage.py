@@ -93,7 +93,7 @@ def test_requests_leave_no_cycles_of_gateway_objects(gateway: LiveServer, saved_
 
 def test_the_check_finds_a_cycle_when_there_is_one(saved_garbage: list[Any]) -> None:
     """The detector itself works: a gateway object in a cycle is reported."""
-    from worker.http.disconnect import DisconnectGuard
+    from worker.web.disconnect import DisconnectGuard
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.disconnect"}

@@ -21,14 +21,14 @@ import pytest
 from tests.conftest import AUTH, make_settings
 from tests.servers import FaultServer, LiveServer, free_port
 from worker.config.models import ModelEntry, ModelTable, Target
-from worker.routing.router import Gateway as Router
+from worker.routing.router import Router
 
 FAST = {"retry_backoff_base": 0.01, "retry_backoff_cap": 0.05, "breaker_failures": 0}
 ASK = {"messages": [{"role": "user", "content": "Say hello"}]}
 A = "Answer from upstream A."
 B = "Answer from upstream B."
 
-Gateway = Callable[..., LiveServer]
+Gateways = Callable[..., LiveServer]
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def target_toml(url: str, **fields: Any) -> str:
 
 
 @pytest.fixture
-def routed(tmp_path: Path, live_gateway_factory: Gateway) -> Gateway:
+def routed(tmp_path: Path, live_gateway_factory: Gateways) -> Gateways:
     """A live gateway whose `qwq-32b` targets are the given upstream URLs (with per-target fields)."""
 
     def start(
@@ -106,7 +106,7 @@ def target_view(gateway: LiveServer, index: int) -> dict[str, Any]:
 
 
 def test_refused_connection_is_retried_then_fails_over(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     b = upstreams(["ok"], B)
     gateway = routed(f"http://127.0.0.1:{free_port()}", b.url, retry_attempts=2)
@@ -117,7 +117,7 @@ def test_refused_connection_is_retried_then_fails_over(
     assert refused["attempts"] == 3 and refused["failures"] == 3
 
 
-def test_reset_mid_body_is_retried(upstreams: Callable[..., LiveServer], routed: Gateway) -> None:
+def test_reset_mid_body_is_retried(upstreams: Callable[..., LiveServer], routed: Gateways) -> None:
     a = upstreams(["reset", "ok"])
     r = ask(routed(a.url))
     assert r.status_code == 200 and r.json()["response"] == A
@@ -125,7 +125,7 @@ def test_reset_mid_body_is_retried(upstreams: Callable[..., LiveServer], routed:
 
 
 def test_slow_headers_time_out_per_target_and_are_retried(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["slow:5", "ok"])
     r = ask(routed((a.url, {"first_byte_timeout": 0.5})))
@@ -134,7 +134,7 @@ def test_slow_headers_time_out_per_target_and_are_retried(
 
 
 def test_stall_before_the_first_event_is_retried(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["stall", "ok"])
     status, events, raw = ask_stream(routed(a.url, upstream_first_byte_timeout=0.5))
@@ -144,7 +144,7 @@ def test_stall_before_the_first_event_is_retried(
 
 
 def test_stall_after_the_first_event_ends_the_stream_and_is_never_retried(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["stall-late", "ok"])
     b = upstreams(["ok"], B)
@@ -156,7 +156,7 @@ def test_stall_after_the_first_event_ends_the_stream_and_is_never_retried(
     assert a.app.attempts == 1 and b.app.attempts == 0
 
 
-def test_429_waits_for_retry_after(upstreams: Callable[..., LiveServer], routed: Gateway) -> None:
+def test_429_waits_for_retry_after(upstreams: Callable[..., LiveServer], routed: Gateways) -> None:
     a = upstreams(["429", "ok"], retry_after="1")
     started = time.monotonic()
     r = ask(routed(a.url))
@@ -166,7 +166,7 @@ def test_429_waits_for_retry_after(upstreams: Callable[..., LiveServer], routed:
 
 
 def test_429_with_a_too_long_retry_after_fails_over_then_passes_it_on(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["429"], retry_after="120")
     b = upstreams(["429"], B, retry_after="120")
@@ -175,14 +175,14 @@ def test_429_with_a_too_long_retry_after_fails_over_then_passes_it_on(
     assert a.app.attempts == 1 and b.app.attempts == 1
 
 
-def test_500s_exhaust_the_retries(upstreams: Callable[..., LiveServer], routed: Gateway) -> None:
+def test_500s_exhaust_the_retries(upstreams: Callable[..., LiveServer], routed: Gateways) -> None:
     a = upstreams(["500"])
     r = ask(routed(a.url, retry_attempts=2))
     assert r.status_code == 500 and "answered 500" in r.json()["error"]
     assert a.app.attempts == 3
 
 
-def test_500s_fail_over_to_the_next_target(upstreams: Callable[..., LiveServer], routed: Gateway) -> None:
+def test_500s_fail_over_to_the_next_target(upstreams: Callable[..., LiveServer], routed: Gateways) -> None:
     a = upstreams(["500"])
     b = upstreams(["ok"], B)
     status, events, raw = ask_stream(routed(a.url, b.url, retry_attempts=1))
@@ -192,7 +192,7 @@ def test_500s_fail_over_to_the_next_target(upstreams: Callable[..., LiveServer],
 
 
 def test_wrong_shape_fails_over_without_retrying(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["shape"])
     b = upstreams(["ok"], B)
@@ -202,7 +202,7 @@ def test_wrong_shape_fails_over_without_retrying(
 
 
 def test_wrong_shape_everywhere_is_a_500_not_an_empty_success(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["shape"])
     r = ask(routed(a.url))
@@ -211,7 +211,7 @@ def test_wrong_shape_everywhere_is_a_500_not_an_empty_success(
 
 
 def test_stream_cut_before_any_content_is_retried(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["cut", "ok"])
     status, events, raw = ask_stream(routed(a.url))
@@ -220,7 +220,7 @@ def test_stream_cut_before_any_content_is_retried(
 
 
 def test_stream_cut_after_content_is_an_error_event(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["cut-late", "ok"])
     status, events, raw = ask_stream(routed(a.url))
@@ -229,13 +229,13 @@ def test_stream_cut_after_content_is_an_error_event(
     assert A.startswith(streamed_text(events)) and a.app.attempts == 1
 
 
-def test_client_errors_are_not_retried(upstreams: Callable[..., LiveServer], routed: Gateway) -> None:
+def test_client_errors_are_not_retried(upstreams: Callable[..., LiveServer], routed: Gateways) -> None:
     a = upstreams(["ok"])
     r = ask(routed(a.url), {"messages": "not a list"})
     assert r.status_code == 400 and a.app.attempts == 0
 
 
-def test_deadline_caps_the_whole_retry_loop(upstreams: Callable[..., LiveServer], routed: Gateway) -> None:
+def test_deadline_caps_the_whole_retry_loop(upstreams: Callable[..., LiveServer], routed: Gateways) -> None:
     a = upstreams(["slow:10"])
     started = time.monotonic()
     r = ask(routed(a.url, request_deadline=1, retry_attempts=5))
@@ -247,7 +247,7 @@ def test_deadline_caps_the_whole_retry_loop(upstreams: Callable[..., LiveServer]
 
 
 def test_circuit_breaker_opens_probes_and_closes(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["500", "500", "ok"])
     b = upstreams(["ok"], B)
@@ -266,7 +266,7 @@ def test_circuit_breaker_opens_probes_and_closes(
 
 
 def test_readyz_is_503_when_a_model_has_no_usable_target(
-    upstreams: Callable[..., LiveServer], routed: Gateway
+    upstreams: Callable[..., LiveServer], routed: Gateways
 ) -> None:
     a = upstreams(["500"])
     gateway = routed(a.url, retry_attempts=0, breaker_failures=1, breaker_cooldown=60)
@@ -282,7 +282,7 @@ def test_readyz_is_503_when_a_model_has_no_usable_target(
 
 
 def test_key_rotation_least_recently_used_with_rests(
-    upstreams: Callable[..., LiveServer], routed: Gateway, monkeypatch: pytest.MonkeyPatch
+    upstreams: Callable[..., LiveServer], routed: Gateways, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROUTING_TEST_KEYS", "key-one,key-two,key-three")
     a = upstreams(["401", "ok"])
@@ -298,7 +298,7 @@ def test_key_rotation_least_recently_used_with_rests(
 
 
 def test_rate_limited_key_rests_and_the_next_goes_at_once(
-    upstreams: Callable[..., LiveServer], routed: Gateway, monkeypatch: pytest.MonkeyPatch
+    upstreams: Callable[..., LiveServer], routed: Gateways, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROUTING_TEST_KEYS", "key-one,key-two")
     a = upstreams(["429", "ok"], retry_after="30")
@@ -308,7 +308,7 @@ def test_rate_limited_key_rests_and_the_next_goes_at_once(
 
 
 def test_no_secret_reaches_readyz_or_errors(
-    upstreams: Callable[..., LiveServer], routed: Gateway, monkeypatch: pytest.MonkeyPatch
+    upstreams: Callable[..., LiveServer], routed: Gateways, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROUTING_TEST_KEY", "sk-very-secret")
     a = upstreams(["401"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
+from worker.core.closing import close
 from worker.core.ir import ChatRequest, Event, Finish, TextDelta, UsageEvent
 from worker.routing.normalize import estimate_usage
 
@@ -75,9 +76,7 @@ class StopScanner:
                     produced.append(text[: len(text) - keep])
                     yield TextDelta(text[: len(text) - keep])
         finally:
-            close = getattr(iterator, "aclose", None)
-            if close is not None:
-                await close()
+            await close(iterator)
         if self.matched is not None:
             yield Finish("stop")
             yield UsageEvent(estimate_usage(request, "".join(produced)))

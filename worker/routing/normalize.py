@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from worker.core.closing import close
 from worker.core.errors import UpstreamTimeout
 from worker.core.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
 from worker.core.tokens import count_prompt_tokens, count_tokens
-from worker.routing.wait_deadline import WaitDeadline
+from worker.routing.deadlines import WaitDeadline
 
 
 def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
@@ -38,7 +39,7 @@ async def normalize(
     timeout = first_timeout
     waiting_for_first = True
     iterator = aiter(events)
-    # One timer for the whole stream, not one per event (worker/routing/wait_deadline.py).
+    # One timer for the whole stream, not one per event (worker/routing/deadlines.py).
     deadline = WaitDeadline(horizon=idle_timeout)
     try:
         while True:
@@ -68,8 +69,6 @@ async def normalize(
                 yield event
     finally:
         deadline.close()
-        close = getattr(iterator, "aclose", None)
-        if close is not None:
-            await close()
+        await close(iterator)
     yield Finish(finish or ("tool_calls" if saw_tool_call else "stop"))
     yield UsageEvent(usage or estimate_usage(request, "".join(produced)))

@@ -15,18 +15,19 @@ import asyncio
 import dataclasses
 import logging
 import random
-import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from worker.answer.path import answer_events
 from worker.config.models import ModelEntry, ModelTable, Target
 from worker.config.settings import Settings
+from worker.core.closing import close
 from worker.core.errors import GatewayError, UpstreamError, UpstreamTimeout
 from worker.core.ir import ChatRequest, Event
 from worker.routing.breaker import CircuitBreaker
+from worker.routing.deadlines import RequestDeadline
 from worker.routing.keypool import KeyPool
 from worker.routing.normalize import normalize
 from worker.routing.retry import Verdict, backoff, classify, counts_against_target, rests_key, retry_after
@@ -72,30 +73,7 @@ class TargetState:
         return out
 
 
-@dataclass(slots=True)
-class Deadline:
-    """The time left of `REQUEST_DEADLINE` (None: no deadline)."""
-
-    seconds: float
-    started: float = field(default_factory=time.monotonic)
-
-    def remaining(self) -> float | None:
-        if self.seconds <= 0:
-            return None
-        return self.seconds - (time.monotonic() - self.started)
-
-    def cap(self, timeout: float | None) -> float | None:
-        left = self.remaining()
-        if left is None:
-            return timeout
-        return max(0.0, left) if timeout is None else max(0.0, min(timeout, left))
-
-    def expired(self) -> bool:
-        left = self.remaining()
-        return left is not None and left <= 0
-
-
-class Gateway:
+class Router:
     """Routes a request to its model's targets; adapters and target states are built once, at start-up."""
 
     def __init__(
@@ -154,15 +132,15 @@ class Gateway:
         `worker.answer.path` (reasoning placement, prompt-mode tools, structured output and its one retry).
         Every run of the answer path is a fresh routing, all under one request deadline. How tools are
         offered follows the model's first target (`tool_mode`); its failover targets should agree."""
-        deadline = Deadline(self.settings.request_deadline)
+        deadline = RequestDeadline(self.settings.request_deadline)
 
         def run(upstream_request: ChatRequest) -> AsyncIterator[Event]:
             return self._route(upstream_request, entry, deadline)
 
-        return answer_events(request, entry.primary, run, self.settings.reasoning_mode)
+        return deadline.bound(answer_events(request, entry.primary, run, self.settings.reasoning_mode))
 
     async def _route(
-        self, request: ChatRequest, entry: ModelEntry, deadline: Deadline
+        self, request: ChatRequest, entry: ModelEntry, deadline: RequestDeadline
     ) -> AsyncIterator[Event]:
         plan = self.plan(entry)
         if not plan:
@@ -184,7 +162,7 @@ class Gateway:
                 try:
                     first = await anext(stream)
                 except GatewayError as error:
-                    await _close(stream)
+                    await close(stream)
                     last_error = error
                     pause = self._after_failure(state, key, error, retries)
                     if pause is None:
@@ -204,7 +182,7 @@ class Gateway:
                     continue
                 except BaseException:
                     state.breaker.release()
-                    await _close(stream)
+                    await close(stream)
                     raise
                 state.breaker.record_success()
                 # The answer from its first event on (kept in this generator, not a nested one: a
@@ -218,7 +196,7 @@ class Gateway:
                     state.breaker.record_failure()
                     raise
                 finally:
-                    await _close(stream)
+                    await close(stream)
                 return
             log.warning("upstream %s given up (%s)", state.name, last_error.code if last_error else "open")
         if last_error is None:
@@ -226,7 +204,7 @@ class Gateway:
         raise last_error
 
     def _attempt(
-        self, request: ChatRequest, state: TargetState, deadline: Deadline
+        self, request: ChatRequest, state: TargetState, deadline: RequestDeadline
     ) -> tuple[AsyncIterator[Event], str]:
         settings = self.settings
         key = state.keys.acquire()
@@ -264,13 +242,7 @@ class Gateway:
         return max(wait, asked or 0.0)
 
 
-async def _close(stream: AsyncIterator[Event]) -> None:
-    close = getattr(stream, "aclose", None)
-    if close is not None:
-        await close()
-
-
-def _deadline_error(deadline: Deadline, cause: GatewayError | None) -> GatewayError:
+def _deadline_error(deadline: RequestDeadline, cause: GatewayError | None) -> GatewayError:
     if cause is not None and not isinstance(cause, UpstreamError):
         return cause
     return UpstreamTimeout(

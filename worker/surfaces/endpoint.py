@@ -25,8 +25,9 @@ from worker.core.errors import BadRequest, GatewayError, NotFound
 from worker.core.ir import ChatRequest, Event, ReasoningMode
 from worker.dialects import workers
 from worker.dialects.validation import validate_body
-from worker.http.access_log import STATUS_KEY, request_id_of
-from worker.http.asgi import (
+from worker.state import AppState
+from worker.web.access_log import STATUS_KEY, request_id_of
+from worker.web.asgi import (
     Receive,
     Scope,
     Send,
@@ -37,11 +38,9 @@ from worker.http.asgi import (
     require_json,
     send_json,
 )
-from worker.http.auth import KeyRing, authenticate
-from worker.http.disconnect import DisconnectGuard
-from worker.http.streaming import respond_stream
-from worker.routing.deadlines import with_deadline
-from worker.state import AppState
+from worker.web.auth import KeyRing, authenticate
+from worker.web.disconnect import DisconnectGuard
+from worker.web.streaming import respond_stream
 
 SHAPES = ("workers", "choices")
 RenderedError = tuple[int, bytes, list[tuple[bytes, bytes]]]
@@ -122,9 +121,7 @@ class DialectEndpoint:
         call = dialect.parse(decode_json(body), located, scope, state)
         request_id = request_id_of(scope)
         async with DisconnectGuard(receive):
-            events = with_deadline(
-                state.gateway.events(call.request, call.entry), state.settings.request_deadline
-            )
+            events = state.router.events(call.request, call.entry)
             if call.wrap is not None:
                 events = call.wrap(events)
             if call.request.stream:

@@ -24,11 +24,11 @@ from worker.core.ir import Event
 from worker.dialects import anthropic, cloudflare, openai_chat, workers
 from worker.dialects.schemas import embedded_schema_violations, summary
 from worker.dialects.validation import validate_body
-from worker.http.access_log import STATUS_KEY
-from worker.http.asgi import Receive, Scope, Send, header, send_json
-from worker.http.auth import KeyRing, authenticate
 from worker.state import AppState
 from worker.surfaces.endpoint import Call, DialectEndpoint, RenderedError, bearer_authenticate, error_headers
+from worker.web.access_log import STATUS_KEY
+from worker.web.asgi import Receive, Scope, Send, header, send_json
+from worker.web.auth import KeyRing, authenticate
 
 
 def workers_embedded_schemas(body: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from worker.http.logformat import LINE_FORMAT, LineFormatter
+from worker.web.logformat import LINE_FORMAT, LineFormatter
 
 
 def record_at(created: float, message: str = "POST /qwq-32b 200 0.4ms id=%s") -> logging.LogRecord:

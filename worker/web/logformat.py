@@ -3,7 +3,7 @@
 Why: `logging.Formatter.formatTime` calls `localtime` and `strftime` for every record, 1.9 µs of the
 ~7 µs an access-log line costs (every request writes one at `LOG_LEVEL=info`). The text up to the
 second changes once a second; only the milliseconds are formatted per line. The output is exactly
-`logging.Formatter`'s (`tests/http/test_logformat.py`).
+`logging.Formatter`'s (`tests/web/test_logformat.py`).
 """
 
 from __future__ import annotations

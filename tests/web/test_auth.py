@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from worker.core.errors import Unauthorized
-from worker.http.auth import KeyRing, authenticate, bearer_token
+from worker.web.auth import KeyRing, authenticate, bearer_token
 
 
 def test_bearer_token_parsing() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from worker.http.access_log import new_request_id
+from worker.web.access_log import new_request_id
 
 
 def test_request_ids_are_16_hex_digits_and_do_not_repeat() -> None:

@@ -14,7 +14,7 @@ import asyncio
 from types import TracebackType
 
 from worker.core.errors import ClientClosed
-from worker.http.asgi import Receive
+from worker.web.asgi import Receive
 
 
 class DisconnectGuard:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 
-from worker.http.asgi import Message
-from worker.http.coalesce import LIMIT, CoalescingSend
+from worker.web.asgi import Message
+from worker.web.coalesce import LIMIT, CoalescingSend
 
 
 class Recorder:

@@ -26,9 +26,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
+from worker.core.closing import close
 from worker.core.errors import ClientClosed, GatewayError, InternalError
 from worker.core.ir import Event
-from worker.http.asgi import Send, send_json
+from worker.web.asgi import Send, send_json
 
 log = logging.getLogger("worker.stream")
 
@@ -171,8 +172,6 @@ async def respond_stream(
         return error.status
     finally:
         await responder.stop()
-        close = getattr(events, "aclose", None)
-        if close is not None:
-            await close()
+        await close(events)
     await responder.write(b"", more=False)
     return 200

@@ -11,8 +11,8 @@ import orjson
 from worker.core.errors import UpstreamError
 from worker.core.ir import Event, Finish, TextDelta, Usage, UsageEvent
 from worker.dialects.workers import WorkersStreamEncoder, error_event
-from worker.http.streaming import respond_stream
 from worker.surfaces.endpoint import render_workers_error
+from worker.web.streaming import respond_stream
 
 
 class Recorder:

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from worker.http.asgi import Receive, Scope, Send, send_json
-from worker.http.fastpath import SlugFastPath
+from worker.web.asgi import Receive, Scope, Send, send_json
+from worker.web.fastpath import SlugFastPath
 
 
 async def slug_endpoint(scope: Scope, receive: Receive, send: Send) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from worker.http.asgi import Receive, Scope, Send
+from worker.web.asgi import Receive, Scope, Send
 
 
 class SlugFastPath:

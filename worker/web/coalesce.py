@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 
-from worker.http.asgi import Message, Send
+from worker.web.asgi import Message, Send
 
 LIMIT = 32 * 1024
 

@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 
 from worker.core.errors import ClientClosed
-from worker.http.asgi import Message, Receive, Scope, Send, send_json
-from worker.http.coalesce import CoalescingSend
+from worker.web.asgi import Message, Receive, Scope, Send, send_json
+from worker.web.coalesce import CoalescingSend
 
 log = logging.getLogger("worker.access")
 REQUEST_ID_KEY = "worker.request_id"
