@@ -17,7 +17,6 @@ when at least one call was parsed.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import orjson
@@ -25,16 +24,11 @@ import orjson
 from worker.answer.reasoning import ThinkClose, held_prefix
 from worker.core.closing import close
 from worker.core.errors import UpstreamBadResponse
-from worker.core.ir import Event, Finish, TextDelta, ToolCallDelta
+from worker.core.ir import Event, Finish, TextDelta, ToolCallDelta, new_tool_call_id
 
 OPEN = "<tool_call>"
 CLOSE = "</tool_call>"
 MAX_CALL_CHARS = 256 * 1024  # one call's text; beyond this the model is not writing a call
-
-
-def new_call_id() -> str:
-    """An id that also satisfies the Workers schema's `tool_call_id` pattern (9+ letters or digits)."""
-    return "call" + secrets.token_hex(6)
 
 
 def decode_call(text: str) -> tuple[str, str]:
@@ -117,7 +111,7 @@ class TaggedCallParser:
         name, arguments = decode_call(body.strip())
         index = self.calls
         self.calls += 1
-        yield ToolCallDelta(index, "", new_call_id(), name)
+        yield ToolCallDelta(index, "", new_tool_call_id(), name)
         yield ToolCallDelta(index, arguments)
 
 

@@ -8,6 +8,7 @@ aggregate of the same events (see `worker.core.aggregate`), so the two paths can
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,6 +16,13 @@ from typing import Any, Literal
 Role = Literal["system", "user", "assistant", "tool"]
 ReasoningMode = Literal["inline", "separate", "hidden"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+
+def new_tool_call_id() -> str:
+    """The id the gateway gives a tool call that came without one (Workers AI's calls, calls parsed from
+    Qwen's tagged text). It satisfies the Workers schema's `tool_call_id` pattern (9 letters or digits
+    in a row), so a client can send it straight back with the tool's result."""
+    return "call" + secrets.token_hex(6)
 
 
 # --- requests -----------------------------------------------------------------------------------

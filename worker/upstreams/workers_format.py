@@ -9,7 +9,6 @@ is an `UpstreamBadResponse`, never a short success.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
@@ -27,6 +26,7 @@ from worker.core.ir import (
     ToolSpec,
     Usage,
     UsageEvent,
+    new_tool_call_id,
 )
 from worker.upstreams.openai_compat import openai_message
 from worker.upstreams.params import Param, ParamMap, map_params
@@ -90,8 +90,9 @@ def _tool_calls(raw: Any, first_index: int = 0) -> Iterator[ToolCallDelta]:
             raise UpstreamBadResponse("The upstream sent a tool call without a name")
         arguments = call.get("arguments", {})
         text = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
-        # Workers AI calls carry no id; make one in the 9-character form its schema asks of tool_call_id.
-        call_id = call.get("id") if isinstance(call.get("id"), str) else f"call{secrets.token_hex(3)[:5]}"
+        call_id = (
+            call.get("id") if isinstance(call.get("id"), str) else new_tool_call_id()
+        )  # Workers AI sends none
         yield ToolCallDelta(first_index + offset, text, call_id, call["name"])
 
 
