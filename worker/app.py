@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from worker.config.settings import Settings, load_settings
 from worker.state import AppState, build_state
-from worker.surfaces.endpoint import DialectEndpoint, ModelSlugEndpoint
+from worker.surfaces.endpoint import DialectEndpoint
+from worker.surfaces.model_slug import ModelSlugEndpoint
 from worker.surfaces.openapi import openapi_document
 from worker.surfaces.routes import surface_routes
 from worker.web.access_log import AccessLogMiddleware

@@ -11,7 +11,7 @@ import orjson
 from worker.core.errors import UpstreamError
 from worker.core.ir import Event, Finish, TextDelta, Usage, UsageEvent
 from worker.dialects.workers import WorkersStreamEncoder, error_event
-from worker.surfaces.endpoint import render_workers_error
+from worker.surfaces.model_slug import render_workers_error
 from worker.web.streaming import respond_stream
 
 

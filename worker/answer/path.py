@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 
 import orjson
 
-from worker.answer.reasoning import MODES, ThinkClose, present_reasoning, split_reasoning
+from worker.answer.reasoning import ThinkClose, present_reasoning, split_reasoning
 from worker.answer.structured import Validator, check_answer, compile_schema
 from worker.answer.tool_prompt import prompt_tools_request
 from worker.answer.tool_tags import parse_tagged_calls
@@ -148,17 +148,12 @@ async def _checked(
             return
 
 
-def _known_mode(name: str) -> ReasoningMode:
-    for mode in MODES:
-        if mode == name:
-            return mode
-    return "inline"
-
-
-def answer_events(request: ChatRequest, target: Target, run: Run, default_mode: str) -> AsyncIterator[Event]:
+def answer_events(
+    request: ChatRequest, target: Target, run: Run, default_mode: ReasoningMode
+) -> AsyncIterator[Event]:
     """The client-ready events of `request` on `target`; `run` calls the upstream (normalized).
-    `default_mode` is the `REASONING_MODE` setting (checked at start-up), used when the request has none."""
-    mode = request.reasoning or _known_mode(default_mode)
+    `default_mode` is the `REASONING_MODE` setting, used when the request has none."""
+    mode = request.reasoning or default_mode
     in_prompt = target.tool_mode == "prompt" and not request.raw
     upstream_request = prompt_tools_request(request) if in_prompt else request
     offered = bool(request.tools) and (request.tool_choice is None or request.tool_choice.mode != "none")

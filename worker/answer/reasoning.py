@@ -38,7 +38,6 @@ from worker.core.tokens import count_tokens
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
-MODES: tuple[ReasoningMode, ...] = ("inline", "separate", "hidden")
 
 
 @dataclass(frozen=True, slots=True)

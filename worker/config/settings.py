@@ -14,7 +14,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from worker.core.ir import ReasoningMode, ResponseShape
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -43,7 +45,7 @@ class Settings:
     models_file: str = _setting(
         "", "Path of a TOML model table (see README); empty: the built-in table with `qwq-32b`."
     )
-    response_shape: str = _setting(
+    response_shape: ResponseShape = _setting(
         "workers",
         'Default answer shape of `POST /:modelSlug`: `workers` (`{"response"}`) or `choices` (OpenAI).',
     )
@@ -87,7 +89,7 @@ class Settings:
         60.0, "Seconds an upstream API key rests after a 401, 403 or 429 while other keys are used."
     )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
-    reasoning_mode: str = _setting(
+    reasoning_mode: ReasoningMode = _setting(
         "inline",
         "How QwQ's reasoning reaches clients: `inline` (before `</think>`, as Workers AI), `separate` "
         "(`reasoning_content` / `reasoning` field) or `hidden`; per request: `?reasoning=` or "
@@ -160,6 +162,12 @@ def read_wrangler_vars(path: Path) -> dict[str, object]:
     return dict(section) if isinstance(section, dict) else {}
 
 
+def spoken(choices: tuple[str, ...]) -> str:
+    """`'a', 'b' or 'c'`: a setting's or a parameter's allowed values, as an error message says them."""
+    quoted = [f"'{choice}'" for choice in choices]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
 def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path | None = None) -> Settings:
     """Build settings from defaults, then `[vars]` of `wrangler.toml`, then the environment."""
     env = os.environ if environ is None else environ
@@ -172,8 +180,8 @@ def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path 
             if key in layer:
                 values[f.name] = _convert(key, layer[key], f.default)
     settings = Settings(**values)
-    if settings.response_shape not in {"workers", "choices"}:
-        raise SettingsError("setting RESPONSE_SHAPE: must be 'workers' or 'choices'")
-    if settings.reasoning_mode not in {"inline", "separate", "hidden"}:
-        raise SettingsError("setting REASONING_MODE: must be 'inline', 'separate' or 'hidden'")
+    if settings.response_shape not in get_args(ResponseShape):
+        raise SettingsError(f"setting RESPONSE_SHAPE: must be {spoken(get_args(ResponseShape))}")
+    if settings.reasoning_mode not in get_args(ReasoningMode):
+        raise SettingsError(f"setting REASONING_MODE: must be {spoken(get_args(ReasoningMode))}")
     return settings

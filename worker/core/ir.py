@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 ReasoningMode = Literal["inline", "separate", "hidden"]
+"""Where QwQ's reasoning goes: before `</think>` in the text, in a field of its own, or nowhere."""
+ResponseShape = Literal["workers", "choices"]
+"""The answer shape of `POST /:modelSlug`: Workers AI's `{"response"}` or OpenAI's `choices`."""
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 
 

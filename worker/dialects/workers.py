@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
@@ -23,6 +23,7 @@ from worker.core.ir import (
     Message,
     ReasoningDelta,
     ReasoningMode,
+    ResponseShape,
     SamplingParams,
     TextDelta,
     TextPart,
@@ -34,7 +35,6 @@ from worker.core.ir import (
     UsageEvent,
 )
 
-Shape = Literal["workers", "choices"]
 INTEGER_FIELDS = frozenset({"max_tokens", "top_k", "seed"})
 SAMPLING_FIELDS = (
     "max_tokens",
@@ -205,7 +205,9 @@ def openai_tool_call(call: ToolCall) -> dict[str, Any]:
     return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
 
 
-def render_completion(completion: Completion, shape: Shape, model: str, request_id: str) -> dict[str, Any]:
+def render_completion(
+    completion: Completion, shape: ResponseShape, model: str, request_id: str
+) -> dict[str, Any]:
     usage = completion.usage.as_dict() if completion.usage else None
     text = completion.text  # inline reasoning is already in the text (worker.answer.reasoning)
     if shape == "workers":

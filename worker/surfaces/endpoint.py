@@ -7,8 +7,8 @@ and how completions, stream events and errors are written in its shape.
 
 Order of checks for every surface: auth (401) before the model (404), so that an anonymous caller
 learns nothing about which models exist; then Content-Type (415), size (413), JSON (400), schema (400).
-For `/{modelSlug}` the answer shape is the deployment's `RESPONSE_SHAPE` unless the request asks for
-another with `?shape=choices|workers` or the header `X-Response-Shape`.
+Each surface lives in its own module of this package (`model_slug`, `cloudflare`, `openai`, `anthropic`)
+as a dialect plugged into `DialectEndpoint`; `routes` puts them on their paths.
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-
 from worker.config.models import ModelEntry
 from worker.core.aggregate import Completion, aggregate
-from worker.core.errors import BadRequest, GatewayError, NotFound
-from worker.core.ir import ChatRequest, Event, ReasoningMode
-from worker.dialects import workers
-from worker.dialects.validation import validate_body
+from worker.core.errors import GatewayError
+from worker.core.ir import ChatRequest, Event
 from worker.state import AppState
 from worker.web.access_log import STATUS_KEY, request_id_of
 from worker.web.asgi import (
@@ -33,7 +29,6 @@ from worker.web.asgi import (
     Send,
     decode_json,
     header,
-    query_params,
     read_body,
     require_json,
     send_json,
@@ -42,7 +37,6 @@ from worker.web.auth import KeyRing, authenticate
 from worker.web.disconnect import DisconnectGuard
 from worker.web.streaming import respond_stream
 
-SHAPES = ("workers", "choices")
 RenderedError = tuple[int, bytes, list[tuple[bytes, bytes]]]
 IGNORED_HEADER = b"x-gateway-ignored-fields"
 
@@ -138,76 +132,3 @@ class DialectEndpoint:
                 return
             completion = await aggregate(events)
             await send_json(send, 200, call.render(completion, request_id), call.answer_headers())
-
-
-# --- POST /{modelSlug} ------------------------------------------------------------------------------
-
-
-def render_workers_error(error: GatewayError) -> RenderedError:
-    return error.status, orjson.dumps(workers.render_error(error)), error_headers(error)
-
-
-QUERY_PARAMS = frozenset({"shape", "reasoning"})
-REASONING_MODES: tuple[ReasoningMode, ...] = ("inline", "separate", "hidden")
-
-
-def choose_reasoning(scope: Scope) -> ReasoningMode | None:
-    """The request's own reasoning mode (`?reasoning=` wins over `X-Reasoning-Mode`), or None: the
-    deployment default. A value that is no mode is refused wherever it was given."""
-    asked = [query_params(scope, QUERY_PARAMS).get("reasoning"), header(scope, b"x-reasoning-mode")]
-    for value in asked:
-        if value is not None and value not in REASONING_MODES:
-            raise BadRequest(f"Unknown reasoning mode '{value[:40]}'; use 'inline', 'separate' or 'hidden'")
-    chosen = next((value for value in asked if value is not None), None)
-    return next((mode for mode in REASONING_MODES if mode == chosen), None)
-
-
-def choose_shape(scope: Scope, default: str) -> workers.Shape:
-    """`?shape=` wins over `X-Response-Shape`, which wins over the deployment default; a value that is
-    neither shape is refused wherever it was given."""
-    asked = [
-        query_params(scope, QUERY_PARAMS).get("shape"),
-        header(scope, b"x-response-shape"),
-    ]
-    for value in asked:
-        if value is not None and value not in SHAPES:
-            raise BadRequest(f"Unknown response shape '{value[:40]}'; use 'workers' or 'choices'")
-    chosen = next((value for value in asked if value is not None), default)
-    return "choices" if chosen == "choices" else "workers"
-
-
-class ModelSlugDialect:
-    """The primary contract: Workers AI input, `{response}` or `choices` output, `{error, detail}` errors."""
-
-    authenticate = staticmethod(bearer_authenticate)
-    render_error = staticmethod(render_workers_error)
-    error_event = staticmethod(workers.error_event)
-
-    def locate(self, scope: Scope, state: AppState) -> ModelEntry | None:
-        slug = scope["path_params"]["slug"]
-        entry = state.table.entries.get(slug)
-        if entry is None:
-            raise NotFound(f"No such model '{slug[:80]}'", {"models": sorted(state.table.entries)})
-        return entry
-
-    def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
-        assert located is not None
-        slug = located.slug
-        checked = validate_body(body)
-        shape = choose_shape(scope, state.settings.response_shape)
-        request = workers.parse_request(checked, slug, choose_reasoning(scope))
-
-        def render(completion: Completion, request_id: str) -> bytes:
-            return orjson.dumps(workers.render_completion(completion, shape, slug, request_id))
-
-        def encoder(request_id: str) -> Callable[[Event], bytes]:
-            if shape == "choices":
-                return workers.ChoicesStreamEncoder(slug, request_id).encode
-            return workers.WorkersStreamEncoder().encode
-
-        return Call(request, located, render, encoder)
-
-
-class ModelSlugEndpoint(DialectEndpoint):
-    def __init__(self, state: AppState) -> None:
-        super().__init__(state, ModelSlugDialect())
