@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from tests.streams import collect, cuts, feed, reasoning_of, text_of
-from worker.answer.reasoning import ThinkClose, held_prefix, present_reasoning, split_reasoning
-from worker.core.ir import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, Usage, UsageEvent
+from worker.answer.reasoning import held_prefix, present_reasoning, split_reasoning
+from worker.core.ir import (
+    Event,
+    Finish,
+    ReasoningDelta,
+    ReasoningEnd,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
 from worker.core.tokens import count_tokens
 
 INLINE = "Let me think.\nYes, 2+2=4 (not </thin>).\n</think>\n\nThe answer is 4."
@@ -39,7 +48,7 @@ async def test_separate_splits_exactly_at_every_cut(text: str) -> None:
         out = await through(chunks, "separate")
         assert reasoning_of(out) == "Let me think.\nYes, 2+2=4 (not </thin>)."
         assert text_of(out) == "The answer is 4."
-        assert not any(isinstance(e, ThinkClose) for e in out)
+        assert not any(isinstance(e, ReasoningEnd) for e in out)
 
 
 async def test_hidden_drops_the_reasoning_at_every_cut() -> None:
@@ -50,7 +59,7 @@ async def test_hidden_drops_the_reasoning_at_every_cut() -> None:
 
 async def test_split_marks_the_tag_and_keeps_order() -> None:
     out = await collect(split_reasoning(feed([TextDelta("a </thi"), TextDelta("nk>b"), *END])))
-    assert out[:3] == [ReasoningDelta("a "), ThinkClose(), TextDelta("b")]
+    assert out[:3] == [ReasoningDelta("a "), ReasoningEnd(), TextDelta("b")]
     assert isinstance(out[-1], UsageEvent) and out[-1].usage.reasoning_tokens == 2  # "a", " "
 
 

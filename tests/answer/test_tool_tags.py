@@ -6,10 +6,9 @@ import orjson
 import pytest
 
 from tests.streams import collect, cuts, feed, text_of
-from worker.answer.reasoning import ThinkClose
 from worker.answer.tool_tags import TaggedCallParser, decode_call, parse_tagged_calls
 from worker.core.errors import UpstreamBadResponse
-from worker.core.ir import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta
+from worker.core.ir import Event, Finish, ReasoningDelta, ReasoningEnd, TextDelta, ToolCallDelta
 
 CALL_A = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris <3"}}\n</tool_call>'
 CALL_B = '<tool_call>{"name": "get_time", "arguments": "{\\"zone\\": \\"CET\\"}"}</tool_call>'
@@ -63,7 +62,7 @@ async def test_a_held_tag_prefix_is_text_when_the_answer_ends() -> None:
 
 
 async def test_reasoning_and_the_think_marker_pass_untouched() -> None:
-    events: list[Event] = [ReasoningDelta(CALL_A), ThinkClose(), TextDelta("plain"), Finish("stop")]
+    events: list[Event] = [ReasoningDelta(CALL_A), ReasoningEnd(), TextDelta("plain"), Finish("stop")]
     out = await collect(parse_tagged_calls(feed(events)))
     assert out == events
 

@@ -21,14 +21,23 @@ from collections.abc import AsyncIterator, Callable
 
 import orjson
 
-from worker.answer.reasoning import ThinkClose, present_reasoning, split_reasoning
+from worker.answer.reasoning import present_reasoning, split_reasoning
 from worker.answer.structured import Validator, check_answer, compile_schema
 from worker.answer.tool_prompt import prompt_tools_request
 from worker.answer.tool_tags import parse_tagged_calls
 from worker.config.models import Target
 from worker.core.closing import close
 from worker.core.errors import GatewayError, UpstreamBadResponse
-from worker.core.ir import ChatRequest, Event, Finish, ReasoningDelta, ReasoningMode, TextDelta, ToolCallDelta
+from worker.core.ir import (
+    ChatRequest,
+    Event,
+    Finish,
+    ReasoningDelta,
+    ReasoningEnd,
+    ReasoningMode,
+    TextDelta,
+    ToolCallDelta,
+)
 
 Run = Callable[[ChatRequest], AsyncIterator[Event]]
 
@@ -43,10 +52,12 @@ def _visible(event: Event, mode: ReasoningMode, waiting_for_call: bool) -> bool:
     not come, answer text is held back (it may be the prelude of an answer that gets retried)."""
     if isinstance(event, ReasoningDelta):
         return mode != "hidden"
+    if isinstance(event, ReasoningEnd):  # inline, it is written as `</think>`
+        return mode == "inline" and not waiting_for_call
     if isinstance(event, TextDelta) and waiting_for_call:
         return False
     if isinstance(event, TextDelta):
-        return bool(event.text.strip()) or (mode == "inline" and isinstance(event, ThinkClose))
+        return bool(event.text.strip())
     return isinstance(event, ToolCallDelta)
 
 

@@ -9,7 +9,7 @@ ever see the answer as `TextDelta`s:
 
 - `split_reasoning` turns inline text into `ReasoningDelta`s up to `</think>` and `TextDelta`s after
   it, exact even when the tag is cut across chunks at any character (a possible tag prefix is held
-  back, never more). Where the tag was it emits a `ThinkClose` marker. Following vLLM's parser, text
+  back, never more). Where the tag was it emits a `ReasoningEnd` event. Following vLLM's parser, text
   without any `</think>` is all reasoning (QwQ was cut off while thinking), except a JSON answer to a
   JSON request that starts right away (no reasoning at all). It also fills in
   `usage.completion_tokens_details.reasoning_tokens` when the upstream did not say.
@@ -21,13 +21,13 @@ ever see the answer as `TextDelta`s:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 from worker.core.closing import close
 from worker.core.ir import (
     Event,
     Finish,
     ReasoningDelta,
+    ReasoningEnd,
     ReasoningMode,
     TextDelta,
     ToolCallDelta,
@@ -38,13 +38,6 @@ from worker.core.tokens import count_tokens
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
-
-
-@dataclass(frozen=True, slots=True)
-class ThinkClose(TextDelta):
-    """Where `</think>` stood: the end of the reasoning. Its `text` is empty; only the presenter reads it."""
-
-    text: str = ""
 
 
 def held_prefix(text: str, tag: str) -> int:
@@ -71,6 +64,7 @@ def _closed_usage(event: UsageEvent, reasoning_parts: list[str]) -> UsageEvent:
 
 
 INLINE_CLOSE = TextDelta(THINK_CLOSE)
+REASONING_END = ReasoningEnd()
 TAG_TAIL = len(THINK_CLOSE) - 1  # the longest end of a chunk that can be the start of the tag
 
 
@@ -85,7 +79,7 @@ async def split_reasoning(
     text, the tag as text, and an inline upstream's chunks passed on as they came (the same objects,
     where no tag was held back). A stage less is one resumption and two allocations less per event."""
     as_reasoning: Callable[[str], Event] = TextDelta if inline else ReasoningDelta
-    close_mark: Event = INLINE_CLOSE if inline else ThinkClose()
+    close_mark: Event = INLINE_CLOSE if inline else REASONING_END
     state = "reasoning"  # -> "answer" after the tag (inline) or after the field's reasoning ended
     from_field = False
     held = ""
@@ -94,7 +88,7 @@ async def split_reasoning(
     undecided = json_answer
     try:
         async for event in events:
-            if undecided and isinstance(event, TextDelta) and not isinstance(event, ThinkClose):
+            if undecided and isinstance(event, TextDelta):
                 held += event.text
                 first = held.lstrip()[:1]
                 if not first:
@@ -176,8 +170,8 @@ def present_reasoning(events: AsyncIterator[Event], mode: ReasoningMode) -> Asyn
 async def _inline(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
     try:
         async for event in events:
-            if isinstance(event, ThinkClose):
-                yield TextDelta(THINK_CLOSE)
+            if isinstance(event, ReasoningEnd):
+                yield INLINE_CLOSE
             elif isinstance(event, ReasoningDelta):
                 yield TextDelta(event.text)
             elif not isinstance(event, TextDelta) or event.text:
@@ -214,7 +208,7 @@ async def _trimmed(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIt
                 if body:
                     yield event if body is event.text else ReasoningDelta(body)
                 continue
-            if isinstance(event, ThinkClose):
+            if isinstance(event, ReasoningEnd):
                 pending = ""
                 trim_answer = True
                 continue

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import orjson
 
-from worker.answer.reasoning import ThinkClose, held_prefix
+from worker.answer.reasoning import held_prefix
 from worker.core.closing import close
 from worker.core.errors import UpstreamBadResponse
 from worker.core.ir import Event, Finish, TextDelta, ToolCallDelta, new_tool_call_id
@@ -119,7 +119,7 @@ async def parse_tagged_calls(events: AsyncIterator[Event]) -> AsyncIterator[Even
     parser = TaggedCallParser()
     try:
         async for event in events:
-            if isinstance(event, TextDelta) and not isinstance(event, ThinkClose):
+            if isinstance(event, TextDelta):
                 for out in parser.feed(event.text):
                     yield out
                 continue

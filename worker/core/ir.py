@@ -180,4 +180,11 @@ class Finish:
     reason: FinishReason
 
 
-Event = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | Finish
+@dataclass(frozen=True, slots=True)
+class ReasoningEnd:
+    """Where the reasoning ended: QwQ's `</think>`, or the end of an upstream's separate reasoning field.
+    Made by the reasoning split (`worker.answer.reasoning`) and consumed by its presenter, which writes
+    it as the tag (inline) or trims the white space around it (separate, hidden); encoders never see it."""
+
+
+Event = TextDelta | ReasoningDelta | ReasoningEnd | ToolCallDelta | UsageEvent | Finish

@@ -65,7 +65,7 @@ async def normalize(
                     saw_tool_call = True
                     produced.append(event.arguments)
                 else:
-                    produced.append(event.text)
+                    produced.append(event.text)  # type: ignore[union-attr]  # TODO(after wire merge): UpstreamEvent
                 yield event
     finally:
         deadline.close()
