@@ -7,6 +7,8 @@ bash scripts/install.sh dev
 echo "== ruff"
 .venv/bin/ruff check worker tests scripts
 .venv/bin/ruff format --check worker tests scripts
+echo "== import-linter (layer contracts)"
+.venv/bin/lint-imports --no-cache
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from worker.core.closing import close
 from worker.core.ir import ChatRequest, Event, Finish, TextDelta, UsageEvent
-from worker.routing.normalize import estimate_usage
+from worker.core.tokens import estimate_usage
 
 
 def _held_back(text: str, stops: Sequence[str]) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from worker.core.ir import Message
+from worker.core.ir import ChatRequest, Message, Usage
 
 TOKEN_PATTERN = re.compile(r" ?\w+| ?[^\w\s]|\s+")
 
@@ -38,3 +38,12 @@ def count_prompt_tokens(messages: Iterable[Message]) -> int:
         for call in message.tool_calls:
             total += count_tokens(call.name) + count_tokens(call.arguments)
     return total
+
+
+def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
+    """The usage of an answer whose upstream sent none (or that the gateway cut), marked as estimated."""
+    if request.raw and request.prompt is not None:
+        prompt = count_tokens(request.prompt)
+    else:
+        prompt = count_prompt_tokens(request.messages)
+    return Usage(prompt, count_tokens(completion_text), estimated=True)

@@ -21,7 +21,7 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from worker.dialects.validation import _pointer, _violations
+from worker.dialects.validation import json_pointer, violations_of
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
 OPENAI_CHAT_SCHEMA: dict[str, Any] = orjson.loads(
@@ -46,7 +46,7 @@ def _check(
             return []
     except ValueError:  # a value the Rust side cannot take in: the slow path judges and explains it
         pass
-    return _violations(validator.iter_errors(body))
+    return violations_of(validator.iter_errors(body))
 
 
 def openai_violations(body: Any) -> list[dict[str, str]]:
@@ -93,5 +93,5 @@ def _schema_problem_of(schema: Any) -> tuple[str, str] | None:
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
-        return (_pointer(error.absolute_path) if error.absolute_path else ""), error.message
+        return (json_pointer(error.absolute_path) if error.absolute_path else ""), error.message
     return None

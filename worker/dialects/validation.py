@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _pointer(path: Iterable[Any]) -> str:
+def json_pointer(path: Iterable[Any]) -> str:
     parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
     return "/" + "/".join(parts)
 
@@ -106,10 +106,10 @@ def _branch_distance(errors: list[ValidationError]) -> tuple[bool, int, int]:
     return (wrong_type, len(errors), -max(len(e.path) for e in errors))
 
 
-def _violations(errors: Iterable[ValidationError]) -> list[dict[str, str]]:
+def violations_of(errors: Iterable[ValidationError]) -> list[dict[str, str]]:
     leaves = [leaf for error in errors for leaf in _unpack(error)]
     leaves.sort(key=lambda e: [str(p) for p in e.absolute_path])
-    return [{"path": _pointer(leaf.absolute_path), "message": _reason(leaf)} for leaf in leaves]
+    return [{"path": json_pointer(leaf.absolute_path), "message": _reason(leaf)} for leaf in leaves]
 
 
 def _fail(violations: list[dict[str, str]]) -> BadRequest:
@@ -142,13 +142,13 @@ def validate_body(body: Any) -> dict[str, Any]:
             return {**DEFAULTS, **body}
         raise _fail(violations)
     branch = _PROMPT if has_prompt else _MESSAGES
-    violations = _violations(branch.iter_errors(body))
+    violations = violations_of(branch.iter_errors(body))
     if not violations and has_prompt:
-        violations = _violations(_SHARED.iter_errors(body))
+        violations = violations_of(_SHARED.iter_errors(body))
     if not violations:
         violations = _gateway_rule_violations(body, has_messages)
     if not violations and not _FULL.is_valid(body):  # belt and braces: the published oneOf as a whole
-        violations = _violations(_FULL.iter_errors(body))
+        violations = violations_of(_FULL.iter_errors(body))
     if violations:
         raise _fail(violations)
     return {**DEFAULTS, **body}

@@ -14,16 +14,8 @@ from collections.abc import AsyncIterator
 from worker.core.closing import close
 from worker.core.errors import UpstreamTimeout
 from worker.core.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
-from worker.core.tokens import count_prompt_tokens, count_tokens
+from worker.core.tokens import estimate_usage
 from worker.routing.deadlines import WaitDeadline
-
-
-def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
-    if request.raw and request.prompt is not None:
-        prompt = count_tokens(request.prompt)
-    else:
-        prompt = count_prompt_tokens(request.messages)
-    return Usage(prompt, count_tokens(completion_text), estimated=True)
 
 
 async def normalize(
