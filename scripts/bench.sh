@@ -2,7 +2,8 @@
 # The benchmark in one command: install what it needs, then measure every contender in one run.
 # wrk and nginx come from Debian; LiteLLM's proxy goes into scripts/bench/.venv-peers and Portkey's
 # gateway into scripts/bench/node-peers (both gitignored, never into the project's .venv).
-# Arguments go to the runner: `--quick` (short cells, a smoke test), `--only NAME`.
+# Arguments go to the runner: `--quick` (short cells, a smoke test), `--only NAME`, `--baseline DIR` (another
+# checkout of the gateway, e.g. a git worktree of an older commit, measured side by side in the same run).
 # See README § Performance for how to read the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."

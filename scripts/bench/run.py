@@ -152,7 +152,13 @@ def main() -> int:
     parser.add_argument(
         "--only", default="", help="run only contenders whose name contains one of these (comma separated)"
     )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="another checkout of the gateway (set up with its scripts/install.sh), measured in the same run",
+    )
     args = parser.parse_args()
+    baseline = Path(args.baseline).resolve() if args.baseline else None
     scale = 0.25 if args.quick else 1.0
     workdir = Path(tempfile.mkdtemp(prefix="qwq-bench-"))
     workdir.chmod(0o755)  # nginx's workers (www-data) read the stream bodies from here
@@ -171,7 +177,7 @@ def main() -> int:
         servers.append(start("nginx", nginx_argv, 1, up, workdir / "nginx.log", {}))
         rows = [measure("direct (nginx, the floor)", up, direct_request, up, None, scale)]
         print(f"measured {rows[-1]['name']}", file=sys.stderr)
-        for contender in contenders():
+        for contender in contenders(baseline):
             if args.only and not any(part in contender.name for part in args.only.split(",")):
                 continue
             rows.append(run_contender(contender, up, workdir, scale))

@@ -116,7 +116,33 @@ def portkey_request(kind: str, upstream: int) -> Request:
     return Request("/v1/chat/completions", openai_body("Qwen/QwQ-32B", kind != "json"), headers)
 
 
-def contenders() -> list[Contender]:
+def gateway_contenders(checkout: Path, label: str) -> list[Contender]:
+    """The gateway of the checkout at `checkout` (its own `.venv`), on both of its main routes."""
+    binary = str(checkout / ".venv" / "bin" / "qwq-gateway")
+
+    def env(port: int, up: int, wd: Path) -> dict[str, str]:
+        return {
+            "API_KEYS": GATEWAY_KEY,
+            "MODELS_FILE": str(_gateway_models(wd, up)),
+            "LOG_LEVEL": "info",
+            "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
+        }
+
+    return [
+        Contender(
+            f"{label} /qwq-32b", lambda port, up, wd: [binary, "--port", str(port)], env, gateway_slug_request
+        ),
+        Contender(
+            f"{label} /v1/chat/completions",
+            lambda port, up, wd: [binary, "--port", str(port)],
+            env,
+            gateway_openai_request,
+        ),
+    ]
+
+
+def contenders(baseline: Path | None = None) -> list[Contender]:
+    """`baseline`: another checkout of the gateway (with its own `.venv`), measured in the same run."""
     uvicorn_fast = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
     return [
         Contender(
@@ -133,28 +159,8 @@ def contenders() -> list[Contender]:
             lambda port, up, wd: {"REF_UPSTREAM": f"http://127.0.0.1:{up}", "PYTHONPATH": str(BENCH)},
             direct_request,
         ),
-        Contender(
-            "qwq-gateway /qwq-32b",
-            lambda port, up, wd: [str(ROOT / ".venv" / "bin" / "qwq-gateway"), "--port", str(port)],
-            lambda port, up, wd: {
-                "API_KEYS": GATEWAY_KEY,
-                "MODELS_FILE": str(_gateway_models(wd, up)),
-                "LOG_LEVEL": "info",
-                "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
-            },
-            gateway_slug_request,
-        ),
-        Contender(
-            "qwq-gateway /v1/chat/completions",
-            lambda port, up, wd: [str(ROOT / ".venv" / "bin" / "qwq-gateway"), "--port", str(port)],
-            lambda port, up, wd: {
-                "API_KEYS": GATEWAY_KEY,
-                "MODELS_FILE": str(_gateway_models(wd, up)),
-                "LOG_LEVEL": "info",
-                "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
-            },
-            gateway_openai_request,
-        ),
+        *gateway_contenders(ROOT, "qwq-gateway"),
+        *(gateway_contenders(baseline, "baseline") if baseline else []),
         Contender(
             "LiteLLM proxy",
             lambda port, up, wd: [
