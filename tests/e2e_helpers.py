@@ -33,6 +33,23 @@ CLOCK_NESTED = {
     },
 }
 
+# A conversation that called `get_weather` and carries its result.
+WEATHER_TURN: list[dict[str, Any]] = [
+    {"role": "user", "content": "Weather in Paris?"},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "id": "call000000001",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call000000001", "content": '{"temperature": 21, "sky": "clear"}'},
+]
+
 
 def gateway_with_table(
     factory: Callable[..., LiveServer], tmp_path: Path, upstream: LiveServer, **target: Any

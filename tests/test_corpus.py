@@ -35,6 +35,7 @@ import pytest
 
 from tests.cloudflare_server import FakeCloudflare
 from tests.conftest import API_KEY, AUTH, make_settings
+from tests.e2e_helpers import CLOCK_NESTED, WEATHER_FLAT, WEATHER_TURN
 from tests.servers import LiveServer
 from worker.app import create_app
 from worker.simulator.server import SimulatorServer
@@ -59,26 +60,6 @@ CF_RUN = "/client/v4/accounts/abc/ai/run/@cf/qwen/qwq-32b"
 OPENAI = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
 
-WEATHER_FLAT = {
-    "name": "get_weather",
-    "description": "Current weather for a city",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string", "description": "City name"}},
-        "required": ["city"],
-    },
-}
-CLOCK_NESTED = {
-    "type": "function",
-    "function": {
-        "name": "get_time",
-        "description": "Current time in a zone",
-        "parameters": {
-            "type": "object",
-            "properties": {"zone": {"type": "string", "description": "IANA zone"}},
-        },
-    },
-}
 WEATHER_NESTED = {"type": "function", "function": WEATHER_FLAT}
 WEATHER_ANTHROPIC = {
     "name": "get_weather",
@@ -112,22 +93,7 @@ def an(text: str = "Hello there", **extra: Any) -> dict[str, Any]:
     return {"model": "qwq-32b", "max_tokens": 256, "messages": user(text), **extra}
 
 
-TOOL_TURN = [
-    {"role": "user", "content": "Weather in Paris?"},
-    {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [
-            {
-                "id": "call000000001",
-                "type": "function",
-                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-            }
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call000000001", "content": '{"temperature": 21, "sky": "clear"}'},
-]
-ANTHROPIC_TOOL_TURN = [
+ANTHROPIC_WEATHER_TURN = [
     {"role": "user", "content": "Weather in Paris?"},
     {
         "role": "assistant",
@@ -203,7 +169,12 @@ def slug_cases(config: str) -> None:
             q,
             chat("What time is it?", tools=[CLOCK_NESTED], tool_choice="required", stream=True),
         )
-        case(config, f"{shape}/tool-result", q, {"messages": TOOL_TURN, "tools": [WEATHER_NESTED], "seed": 5})
+        case(
+            config,
+            f"{shape}/tool-result",
+            q,
+            {"messages": WEATHER_TURN, "tools": [WEATHER_NESTED], "seed": 5},
+        )
         case(config, f"{shape}/guided-json", f"{q}&reasoning=hidden", chat("Plan a trip", guided_json=TRIP))
         case(config, f"{shape}/guided-json-stream", q, chat("Plan a trip", guided_json=TRIP, stream=True))
         case(
@@ -323,7 +294,7 @@ def surface_cases(config: str) -> None:
         config,
         "openai/tool-result",
         OPENAI,
-        {"model": "qwq-32b", "messages": TOOL_TURN, "tools": [WEATHER_NESTED]},
+        {"model": "qwq-32b", "messages": WEATHER_TURN, "tools": [WEATHER_NESTED]},
     )
     case(
         config,
@@ -419,7 +390,7 @@ def surface_cases(config: str) -> None:
         {
             "model": "qwq-32b",
             "max_tokens": 128,
-            "messages": ANTHROPIC_TOOL_TURN,
+            "messages": ANTHROPIC_WEATHER_TURN,
             "tools": [WEATHER_ANTHROPIC],
         },
         headers=ANTHROPIC,
@@ -501,7 +472,7 @@ case(
     f"{SLUG}?shape=choices",
     chat("Weather and time [sim:parallel]", tools=[WEATHER_NESTED, CLOCK_NESTED], stream=True),
 )
-case("live", "workers/tool-result", SLUG, {"messages": TOOL_TURN, "tools": [WEATHER_NESTED], "seed": 5})
+case("live", "workers/tool-result", SLUG, {"messages": WEATHER_TURN, "tools": [WEATHER_NESTED], "seed": 5})
 case("live", "workers/guided-json", SLUG, chat("Plan a trip", guided_json=TRIP))
 case("live", "openai/stream-usage", OPENAI, oa(stream=True, stream_options={"include_usage": True}))
 case("live", "openai/json-object", OPENAI, oa("Give JSON", response_format={"type": "json_object"}))

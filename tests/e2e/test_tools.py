@@ -9,7 +9,15 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e_helpers import CLOCK_NESTED, WEATHER_FLAT, chunk_deltas, gateway_with_table, post, sse_events
+from tests.e2e_helpers import (
+    CLOCK_NESTED,
+    WEATHER_FLAT,
+    WEATHER_TURN,
+    chunk_deltas,
+    gateway_with_table,
+    post,
+    sse_events,
+)
 from tests.servers import LiveServer
 
 
@@ -60,25 +68,14 @@ def test_tool_calls_in_the_choices_shape(gateway: LiveServer, fake_upstream: Liv
 
 
 def test_history_with_tool_calls_is_forwarded_intact(gateway: LiveServer, fake_upstream: LiveServer) -> None:
-    messages = [
-        {"role": "user", "content": "Weather in Paris?"},
-        {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "id": "call000000001",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                }
-            ],
-        },
-        {"role": "tool", "content": "sunny, 21 C", "tool_call_id": "call000000001"},
-    ]
+    messages = WEATHER_TURN
     r = post(gateway, {"messages": messages, "tools": [WEATHER_FLAT]})
     assert fake_upstream.app.stats.bodies[-1]["messages"] == messages
     body = r.json()
-    assert body["response"].endswith("The tool returned: sunny, 21 C") and "tool_calls" not in body
+    assert (
+        body["response"].endswith(f"The tool returned: {messages[-1]['content']}")
+        and "tool_calls" not in body
+    )
 
 
 def test_streamed_parallel_calls_in_the_openai_shape(gateway: LiveServer) -> None:
