@@ -7,9 +7,10 @@ Every error response is described with the shape it really has.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from worker.config.models import ModelTable
+from worker.core.ir import ReasoningMode, ResponseShape
 from worker.dialects.validation import INPUT_SCHEMA, RAW_EXCLUDES, ROLES, SHARED_FIELDS
 from worker.surfaces.openapi_paths import SECURITY_SCHEMES, surface_paths, surface_schemas
 
@@ -178,21 +179,21 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                 "name": "shape",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "string", "enum": ["workers", "choices"]},
+                "schema": {"type": "string", "enum": list(get_args(ResponseShape))},
                 "description": "Answer shape; the deployment's RESPONSE_SHAPE when absent.",
             },
             {
                 "name": "X-Response-Shape",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "enum": ["workers", "choices"]},
+                "schema": {"type": "string", "enum": list(get_args(ResponseShape))},
                 "description": "The same choice as `shape`, as a header (the query parameter wins).",
             },
             {
                 "name": "reasoning",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "string", "enum": ["inline", "separate", "hidden"]},
+                "schema": {"type": "string", "enum": list(get_args(ReasoningMode))},
                 "description": "Where reasoning goes (or `X-Reasoning-Mode`); REASONING_MODE when absent.",
             },
         ],
