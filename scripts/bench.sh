@@ -4,7 +4,7 @@
 # gateway into scripts/bench/node-peers (both gitignored, never into the project's .venv).
 # Arguments go to the runner: `--quick` (short cells, a smoke test), `--only NAME`, `--baseline DIR` (another
 # checkout of the gateway, e.g. a git worktree of an older commit, measured side by side in the same run).
-# See README § Performance for how to read the tables.
+# See docs/performance.md for how to read the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=scripts/bench

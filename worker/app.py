@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Everything built so far (modules, compiled schemas, the model table) lives as long as the
         # process: moved out of the collector's sight, a full collection no longer walks ~55,000
-        # objects (~30 ms each time, the p99 of a loaded gateway; README § Performance, "garbage").
+        # objects (~30 ms each time, the p99 of a loaded gateway under scripts/bench.sh).
         gc.collect()
         gc.freeze()
         try:

@@ -1,4 +1,4 @@
-"""The benchmark's tables (Markdown, so the README can show them as printed) and the targets' verdicts.
+"""The benchmark's tables (Markdown, so docs/performance.md can show them as printed) and verdicts.
 
 "Added" figures are the contender's minus the direct (nginx) figure of the same run.
 Usage on its own: `python scripts/bench/report.py bench-results/latest.json`.

@@ -1,4 +1,4 @@
-"""The benchmark runner: every contender against one fake upstream, in one run (README § Performance).
+"""The benchmark runner: every contender against one fake upstream, in one run (docs/performance.md).
 
 Run it through `bash scripts/bench.sh`, which installs what it needs and pins this runner, wrk and the
 fake upstream to core 1; each contender is pinned to core 0. One contender at a time is running.

@@ -3,7 +3,7 @@
 Why it matters: an object in a cycle is freed only by the garbage collector, whose passes grow with
 the heap and stop the event loop. One cycle per request (a cancelled watcher task holding its
 traceback, the traceback its frame, the frame the guard that held the task) once cost ~15% of the CPU
-per request under load (README § Performance, "garbage"). Reference counting frees an acyclic
+per request under load (profiled under scripts/bench.sh). Reference counting frees an acyclic
 request's objects the moment it ends.
 
 How: a real uvicorn gateway in front of a real fake upstream, in this process; the collector saves

@@ -30,8 +30,8 @@ SIMPLE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "r
 def make_structured_answers_possible(body: Any) -> None:
     """Generated `guided_json` values are arbitrary schemas (`minItems: 10**9`, contradictions) that no
     model, the simulator included, could answer; an answer that misses the schema is a 500 by design
-    (README). So a generated schema is swapped for a simple one and given room under `max_tokens` (a JSON
-    answer cut off by the client's own limit is a 400 by design). Only values of a valid type are
+    (docs/surfaces.md). So a generated schema is swapped for a simple one and given room under `max_tokens`
+    (a JSON answer cut off by the client's own limit is a 400 by design). Only values of a valid type are
     touched, so a body that was invalid stays invalid. Structured output itself is tested in
     tests/e2e/test_tools.py."""
     if not isinstance(body, dict) or not isinstance(body.get("guided_json"), dict):

@@ -15,7 +15,7 @@ from worker.dialects.validation import INPUT_SCHEMA, RAW_EXCLUDES, ROLES, SHARED
 from worker.surfaces.openapi_paths import SECURITY_SCHEMES, surface_paths, surface_schemas
 
 GATEWAY_RULES: dict[str, Any] = {
-    "description": "Rules the gateway adds to the published schema (see README, 'Validation').",
+    "description": "Rules the gateway adds to the published schema (see docs/surfaces.md, 'Validation').",
     "allOf": [
         SHARED_FIELDS,
         {

@@ -3,7 +3,7 @@
 Why: an upstream read often carries many SSE events (a fast upstream, or a burst after a pause), and the
 stream encoder sends each one as its own `http.response.body` message. Under uvloop each such message
 is a `write()` system call; profiled under the benchmark, those calls were ~43% of the gateway's CPU on
-a 512-event stream (README § Performance).
+a 512-event stream (docs/performance.md).
 
 How: the first body message goes out at once (time to first event is not delayed). Later bodies with
 `more_body` are appended to a buffer, and one flush is scheduled with `call_soon`: it runs as soon as

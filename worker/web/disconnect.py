@@ -52,7 +52,7 @@ class DisconnectGuard:
         # CancelledError, whose traceback holds the watcher's frame and so this guard: were the guard
         # still to hold the watcher, every request would leave a reference cycle (task, error,
         # traceback, frame, guard) for the garbage collector, whose passes cost ~15% of the CPU per
-        # request under load (README § Performance, "garbage").
+        # request under load (profiled with scripts/bench.sh; tests/e2e/test_garbage.py keeps it so).
         watcher, self._watcher = self._watcher, None
         task, self._task = self._task, None
         if watcher is not None and not watcher.done():

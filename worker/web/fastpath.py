@@ -3,9 +3,9 @@ pure ASGI (`/v1/chat/completions`, `/v1/messages`, ...), go straight to their en
 
 Why: on every request Starlette's app walks its error and exception middlewares and matches the path
 against each route's regex before reaching the endpoint, which is already pure ASGI and renders its own
-errors. Profiled under the benchmark that was ~12% of the gateway's CPU per request (README
-§ Performance). Everything else (other methods, other routes, paths with more than one segment, an
-app mounted under a root path) still goes through Starlette, so 404/405 answers and any route added
+errors. Profiled under the benchmark (docs/performance.md) that was ~12% of the gateway's CPU per
+request. Everything else (other methods, other routes, paths with more than one segment, an app
+mounted under a root path) still goes through Starlette, so 404/405 answers and any route added
 later keep working: a single-segment path that another route claims is never taken as a slug.
 """
 
