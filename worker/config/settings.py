@@ -4,6 +4,11 @@ The same names work in all three places, so one `wrangler.toml` configures both 
 Worker and a uvicorn deployment. Secrets (`API_KEYS`, `UPSTREAM_API_KEY`) belong in the environment or
 in `wrangler secret put`, never in `[vars]`. Every field documents itself: the README's configuration
 table is generated from `SETTINGS_DOC` and a test keeps the two in step.
+
+The `wrangler.toml` read is the one named by `WRANGLER_TOML`, else the one in the working directory,
+and only if it exists: an installed gateway owns no source tree, so started anywhere else it runs on the
+built-in defaults, which equal the repository's `[vars]` (a test keeps them equal). Started from the
+root of a checkout (as `scripts/serve.sh` does), it reads that checkout's `wrangler.toml`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+WRANGLER_TOML = "wrangler.toml"  # relative: the working directory's, when there is one
 
 
 def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
@@ -163,7 +168,7 @@ def read_wrangler_vars(path: Path) -> dict[str, object]:
 def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path | None = None) -> Settings:
     """Build settings from defaults, then `[vars]` of `wrangler.toml`, then the environment."""
     env = os.environ if environ is None else environ
-    toml_path = wrangler_toml or Path(env.get("WRANGLER_TOML", PROJECT_ROOT / "wrangler.toml"))
+    toml_path = wrangler_toml or Path(env.get("WRANGLER_TOML") or WRANGLER_TOML)
     layers: list[Mapping[str, object]] = [read_wrangler_vars(toml_path), env]
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
@@ -176,4 +181,12 @@ def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path 
         raise SettingsError("setting RESPONSE_SHAPE: must be 'workers' or 'choices'")
     if settings.reasoning_mode not in {"inline", "separate", "hidden"}:
         raise SettingsError("setting REASONING_MODE: must be 'inline', 'separate' or 'hidden'")
+    if settings.models_file and settings.upstream_url:
+        # Refused rather than resolved: the two name different upstreams, and whichever one lost, traffic
+        # (and keys) would go somewhere the operator did not mean; a refusal costs one restart.
+        raise SettingsError(
+            "settings MODELS_FILE and UPSTREAM_URL conflict: the model table names every upstream, so "
+            "UPSTREAM_URL would be ignored; unset UPSTREAM_URL (put it in the table as a target), "
+            "or unset MODELS_FILE to use UPSTREAM_URL alone"
+        )
     return settings
