@@ -1,11 +1,37 @@
-# A container for the gateway: `docker build -t qwq-gateway . && docker run -p 8787:8787 -e API_KEYS=... qwq-gateway`
-FROM python:3.11-slim
+# The gateway in a container:
+#   docker build -t qwq-gateway .
+#   docker run -p 8787:8787 -e API_KEYS=key1 qwq-gateway
+# Settings come from the environment (`-e`, `--env-file`). The image holds no wrangler.toml: what is not
+# set runs on the built-in defaults, which equal wrangler.toml's [vars] (mount one at /app/wrangler.toml
+# to change them). BASE_IMAGE: any image with Python 3.11+ and its venv module, e.g. one built locally
+# where no registry is reachable.
+ARG BASE_IMAGE=python:3.11-slim
+
+# Stage 1: build the wheel from the source; the vendored schemas go inside it as worker.schemas.
+FROM ${BASE_IMAGE} AS build
+WORKDIR /src
+COPY . .
+RUN python3 -m venv /opt/build \
+    && /opt/build/bin/python -m pip wheel --no-cache-dir --disable-pip-version-check --no-deps \
+        --wheel-dir /wheels .
+
+# Stage 2: the installed wheel and its dependencies in a venv (whatever the base's own Python allows);
+# no source tree, no build tools.
+FROM ${BASE_IMAGE}
+COPY --from=build /wheels /wheels
+RUN python3 -m venv /opt/qwq-gateway \
+    && /opt/qwq-gateway/bin/python -m pip install --no-cache-dir --disable-pip-version-check /wheels/*.whl \
+    && rm -rf /wheels \
+    && groupadd --system --gid 10001 gateway \
+    && useradd --system --uid 10001 --gid gateway --no-create-home --shell /usr/sbin/nologin gateway
+ENV PATH=/opt/qwq-gateway/bin:$PATH HOST=0.0.0.0 PORT=8787 PYTHONUNBUFFERED=1
+# An empty working directory owned by root: the gateway reads ./wrangler.toml only if one is put here.
 WORKDIR /app
-COPY pyproject.toml README.md wrangler.toml ./
-COPY schemas ./schemas
-COPY worker ./worker
-RUN pip install --no-cache-dir -e .
-ENV HOST=0.0.0.0 PORT=8787
+USER 10001:10001
 EXPOSE 8787
-USER nobody
+# /healthz answers 200 while the process serves (whether the upstreams are ready is /readyz). Slim images
+# have no curl: python's urllib makes the request, and fails the check on an error or a non-2xx answer.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8787') + '/healthz', timeout=4)"]
+# Exec form: qwq-gateway is PID 1 and gets `docker stop`'s SIGTERM itself (a graceful shutdown of 10 s).
 CMD ["qwq-gateway"]

@@ -27,3 +27,14 @@ def test_vars_are_known_settings_and_hold_no_secrets() -> None:
         assert name in known, f"[vars] {name} is not a setting"
         assert not known[name].metadata["secret"], f"{name} is a secret and belongs in `wrangler secret put`"
     load_settings({}, wrangler_toml=ROOT / "wrangler.toml")  # every value converts
+
+
+def test_built_in_defaults_equal_the_vars() -> None:
+    """An installed gateway started away from a checkout has no wrangler.toml to read: its built-in
+    defaults must be what the repository's [vars] say, or the two deployments would differ silently."""
+    with_vars = load_settings({}, wrangler_toml=ROOT / "wrangler.toml")
+    without = load_settings({}, wrangler_toml=ROOT / "no-such-wrangler.toml")
+    assert with_vars == without
+    defaults = {f.name.upper(): f.default for f in dataclasses.fields(Settings)}
+    for name, value in CONFIG["vars"].items():
+        assert value == defaults[name], f"[vars] {name} = {value!r}, built in: {defaults[name]!r}"

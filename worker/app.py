@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker.config.settings import Settings, load_settings
+from worker.config.settings import Settings, SettingsError, load_settings
 from worker.state import AppState, build_state
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.model_slug import ModelSlugEndpoint
@@ -47,9 +48,23 @@ def configure_logging(level: str) -> None:
 
 
 def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
-    settings = settings or load_settings()
-    configure_logging(settings.log_level)
-    state: AppState = build_state(settings)
+    """The gateway for `settings`, or for the process's configuration when called without them.
+
+    Without settings the caller is a server (`uvicorn --factory worker.app:create_app`, or the one
+    `qwq-gateway` starts), which would print a configuration mistake as a traceback: instead the process
+    ends with the mistake's one-line message and status 2, as `qwq-gateway` does. With settings the caller
+    is a program, which gets the `SettingsError` itself.
+    """
+    from_server = settings is None
+    try:
+        settings = settings or load_settings()
+        configure_logging(settings.log_level)
+        state: AppState = build_state(settings)
+    except SettingsError as exc:
+        if not from_server:
+            raise
+        print(f"qwq-gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     spec = orjson.dumps(openapi_document(state.table))
 
     @contextlib.asynccontextmanager

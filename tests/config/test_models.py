@@ -104,3 +104,42 @@ def test_routing_fields_and_several_keys(tmp_path: Path) -> None:
     assert (first.connect_timeout, first.first_byte_timeout, first.idle_timeout) == (2.5, 300.0, 60.0)
     assert (first.context_window, first.price_input_per_m, first.price_output_per_m) == (24000, 0.66, 1.0)
     assert second.adapter == "gateway" and second.keys == () and second.weight == 1.0
+
+
+KEYED = (
+    '[models.qwq-32b]\n[[models.qwq-32b.targets]]\nadapter = "simulator"\n'
+    '[[models.qwq-32b.targets]]\nadapter = "openai"\nbase_url = "https://upstream.example/v1"\n'
+    '{field} = "{variable}"\n'
+)
+
+
+@pytest.mark.parametrize("field", ["api_key_env", "api_keys_env", "account_id_env"])
+@pytest.mark.parametrize(("environ", "state"), [({}, "unset"), ({"SOME_VAR": ""}, "empty")])
+def test_a_named_variable_that_is_unset_or_empty_stops_start_up(
+    tmp_path: Path, field: str, environ: dict[str, str], state: str
+) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(KEYED.format(field=field, variable="SOME_VAR"))
+    with pytest.raises(SettingsError) as caught:
+        load_table(make_settings(models_file=str(path)), environ=environ)
+    message = str(caught.value)
+    # The model, the target (the second one), the field and the variable, on the field's line.
+    assert message.startswith(f"MODELS_FILE {path}, line 7: [[models.qwq-32b.targets]] #2: field '{field}'")
+    assert f"variable SOME_VAR, which is {state}" in message and "\n" not in message
+
+
+def test_a_key_list_variable_without_keys_stops_start_up_and_values_never_show(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(KEYED.format(field="api_keys_env", variable="KEY_LIST"))
+    with pytest.raises(SettingsError, match="KEY_LIST, which holds no key"):
+        load_table(make_settings(models_file=str(path)), environ={"KEY_LIST": " , ,"})
+    path.write_text(KEYED.format(field="api_key_env", variable="ONE_KEY"))
+    with pytest.raises(SettingsError) as caught:
+        load_table(make_settings(models_file=str(path)), environ={"ONE_KEY": "   "})
+    assert "ONE_KEY, which is empty" in str(caught.value)
+    table = load_table(make_settings(models_file=str(path)), environ={"ONE_KEY": "sk-secret"})
+    assert table.entries["qwq-32b"].targets[1].keys == ("sk-secret",)
+    path.write_text(KEYED.format(field="api_keys_env", variable=""))  # an empty field names nothing
+    assert (
+        load_table(make_settings(models_file=str(path)), environ={}).entries["qwq-32b"].targets[1].keys == ()
+    )

@@ -23,9 +23,28 @@ def test_env_beats_wrangler_vars_beats_defaults(tmp_path: Path) -> None:
     assert s.api_keys == ("a", "b", "c")
 
 
-def test_the_repository_wrangler_toml_is_valid() -> None:
-    s = load_settings({})
-    assert s.upstream_model == "Qwen/QwQ-32B" and s.keepalive_interval == 15.0
+def test_wrangler_toml_is_the_working_directory_s_or_the_named_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed gateway has no source tree to look in: the file it reads is where it is started."""
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "wrangler.toml").write_text("[vars]\nPORT = 9001\n")
+    (tmp_path / "named.toml").write_text("[vars]\nPORT = 9002\n")
+    monkeypatch.chdir(tmp_path / "here")
+    assert load_settings({}).port == 9001
+    assert load_settings({"WRANGLER_TOML": str(tmp_path / "named.toml")}).port == 9002
+    monkeypatch.chdir(tmp_path)  # none here: the built-in defaults, without a word
+    assert load_settings({}) == Settings()
+
+
+def test_models_file_with_upstream_url_is_refused_naming_both() -> None:
+    env = {"MODELS_FILE": "models.toml", "UPSTREAM_URL": "https://upstream.example/v1"}
+    with pytest.raises(SettingsError, match="MODELS_FILE and UPSTREAM_URL conflict") as caught:
+        load_settings(env, wrangler_toml=NONE)
+    assert "\n" not in str(caught.value)
+    # Either alone is fine; an empty UPSTREAM_URL (as in wrangler.toml's [vars]) is no conflict.
+    load_settings({**env, "UPSTREAM_URL": ""}, wrangler_toml=NONE)
+    load_settings({"UPSTREAM_URL": env["UPSTREAM_URL"]}, wrangler_toml=NONE)
 
 
 @pytest.mark.parametrize(

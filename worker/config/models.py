@@ -19,7 +19,9 @@ simulator when that is empty) or read from the TOML file named by `MODELS_FILE`:
     raw_completions = true                   # false: `raw: true` answers 400 (no /completions)
 
 Targets also take several keys (`api_keys_env`), a weight, their own timeouts and overrides (see
-`routing_fields` and the README); a bad field stops start-up naming its line (`worker.config.tomllines`).
+`routing_fields` and docs/configuration.md); a bad field stops start-up naming its line
+(`worker.config.tomllines`), and so does a variable named by `api_key_env`, `api_keys_env` or
+`account_id_env` that is unset or empty.
 """
 
 from __future__ import annotations
@@ -149,13 +151,12 @@ def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTab
             adapter = _field(twhere, t, "adapter", str)
             if adapter not in ADAPTERS:
                 raise SettingsError(f"{twhere}: adapter must be one of {sorted(ADAPTERS)}")
-            key_env = _field(twhere, t, "api_key_env", str, "")
             targets.append(
                 Target(
                     adapter=adapter,
                     base_url=_field(twhere, t, "base_url", str, "").rstrip("/"),
                     model=_field(twhere, t, "model", str, ""),
-                    api_key=environ.get(key_env, "") if key_env else "",
+                    api_key=_env_field(twhere, t, "api_key_env", environ),
                     tool_mode=_field(twhere, t, "tool_mode", str, "native"),
                     raw_completions=_field(twhere, t, "raw_completions", bool, True),
                     **routing_fields(twhere, t, environ),
@@ -212,6 +213,24 @@ def _non_negative(where: str, data: Mapping[str, Any], name: str, kind: type, de
     return value
 
 
+def _env_field(where: str, raw: Mapping[str, Any], name: str, environ: Mapping[str, str]) -> str:
+    """The value of the environment variable that the field `name` (`api_key_env`...) names; "" without
+    the field. A named variable that is unset or blank stops start-up: served anyway, the target would
+    go out without its key (every request a 401 from the upstream, far from the cause). The message
+    names the variable, never a value."""
+    variable = _field(where, raw, name, str, "")
+    if not variable:
+        return ""
+    value = environ.get(variable)
+    if value is None or not value.strip():
+        state = "unset" if value is None else "empty"
+        raise SettingsError(
+            f"{where}: field '{name}' names the environment variable {variable}, which is {state}: "
+            f"set {variable}, or remove '{name}' if this upstream needs none"
+        )
+    return value
+
+
 def routing_fields(where: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     """The routing and resilience fields of one target (keys, weight, timeouts, overrides)."""
     for secret in ("api_key", "api_keys"):
@@ -220,10 +239,10 @@ def routing_fields(where: str, raw: Mapping[str, Any], environ: Mapping[str, str
                 f"{where}: field '{secret}' is not allowed: secrets come from the environment "
                 "(use 'api_key_env' or 'api_keys_env')"
             )
-    keys_env = _field(where, raw, "api_keys_env", str, "")
-    keys = tuple(k.strip() for k in environ.get(keys_env, "").split(",") if k.strip()) if keys_env else ()
-    account_env = _field(where, raw, "account_id_env", str, "")
-    account = environ.get(account_env, "") if account_env else _field(where, raw, "account_id", str, "")
+    keys = tuple(k.strip() for k in _env_field(where, raw, "api_keys_env", environ).split(",") if k.strip())
+    if raw.get("api_keys_env") and not keys:
+        raise SettingsError(f"{where}: field 'api_keys_env' names {raw['api_keys_env']}, which holds no key")
+    account = _env_field(where, raw, "account_id_env", environ) or _field(where, raw, "account_id", str, "")
     return {
         "api_keys": keys,
         "weight": _non_negative(where, raw, "weight", float, 1.0),

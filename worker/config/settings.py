@@ -2,8 +2,13 @@
 
 The same names work in all three places, so one `wrangler.toml` configures both the Cloudflare Python
 Worker and a uvicorn deployment. Secrets (`API_KEYS`, `UPSTREAM_API_KEY`) belong in the environment or
-in `wrangler secret put`, never in `[vars]`. Every field documents itself: the README's configuration
-table is generated from `SETTINGS_DOC` and a test keeps the two in step.
+in `wrangler secret put`, never in `[vars]`. Every field documents itself, and docs/configuration.md
+lists every field with its default (a test keeps the two in step).
+
+The `wrangler.toml` read is the one named by `WRANGLER_TOML`, else the one in the working directory,
+and only if it exists: an installed gateway owns no source tree, so started anywhere else it runs on the
+built-in defaults, which equal the repository's `[vars]` (a test keeps them equal). Started from the
+root of a checkout (as `scripts/serve.sh` does), it reads that checkout's `wrangler.toml`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, get_args
 
 from worker.core.ir import ReasoningMode, ResponseShape
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+WRANGLER_TOML = "wrangler.toml"  # relative: the working directory's, when there is one
 
 
 def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
@@ -43,7 +48,7 @@ class Settings:
     upstream_api_key: str = _setting("", "Bearer token sent to the upstream.", secret=True)
     upstream_model: str = _setting("Qwen/QwQ-32B", "Model name sent to the upstream.")
     models_file: str = _setting(
-        "", "Path of a TOML model table (see README); empty: the built-in table with `qwq-32b`."
+        "", "Path of a TOML model table (docs/configuration.md); empty: the built-in table with `qwq-32b`."
     )
     response_shape: ResponseShape = _setting(
         "workers",
@@ -119,7 +124,7 @@ def _shown(default: Any) -> str:
     return str(default)
 
 
-# (env var / [vars] name, default as written in either place, meaning): the README's table.
+# (env var / [vars] name, default as written in either place, meaning): docs/configuration.md's table.
 SETTINGS_DOC: tuple[tuple[str, str, str], ...] = tuple(
     (f.name.upper(), _shown(f.default), f.metadata["doc"]) for f in dataclasses.fields(Settings)
 )
@@ -171,7 +176,7 @@ def spoken(choices: tuple[str, ...]) -> str:
 def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path | None = None) -> Settings:
     """Build settings from defaults, then `[vars]` of `wrangler.toml`, then the environment."""
     env = os.environ if environ is None else environ
-    toml_path = wrangler_toml or Path(env.get("WRANGLER_TOML", PROJECT_ROOT / "wrangler.toml"))
+    toml_path = wrangler_toml or Path(env.get("WRANGLER_TOML") or WRANGLER_TOML)
     layers: list[Mapping[str, object]] = [read_wrangler_vars(toml_path), env]
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
@@ -184,4 +189,12 @@ def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path 
         raise SettingsError(f"setting RESPONSE_SHAPE: must be {spoken(get_args(ResponseShape))}")
     if settings.reasoning_mode not in get_args(ReasoningMode):
         raise SettingsError(f"setting REASONING_MODE: must be {spoken(get_args(ReasoningMode))}")
+    if settings.models_file and settings.upstream_url:
+        # Refused rather than resolved: the two name different upstreams, and whichever one lost, traffic
+        # (and keys) would go somewhere the operator did not mean; a refusal costs one restart.
+        raise SettingsError(
+            "settings MODELS_FILE and UPSTREAM_URL conflict: the model table names every upstream, so "
+            "UPSTREAM_URL would be ignored; unset UPSTREAM_URL (put it in the table as a target), "
+            "or unset MODELS_FILE to use UPSTREAM_URL alone"
+        )
     return settings

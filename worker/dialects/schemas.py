@@ -13,7 +13,6 @@ so their metaschema check is cached by their canonical JSON.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -21,15 +20,10 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from worker.dialects.validation import json_pointer, violations_of
+from worker.dialects.validation import json_pointer, read_schema, violations_of
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
-OPENAI_CHAT_SCHEMA: dict[str, Any] = orjson.loads(
-    (SCHEMA_DIR / "openai-chat-completions.request.schema.json").read_bytes()
-)
-ANTHROPIC_MESSAGES_SCHEMA: dict[str, Any] = orjson.loads(
-    (SCHEMA_DIR / "anthropic-messages.request.schema.json").read_bytes()
-)
+OPENAI_CHAT_SCHEMA = read_schema("openai-chat-completions.request.schema.json")
+ANTHROPIC_MESSAGES_SCHEMA = read_schema("anthropic-messages.request.schema.json")
 _OPENAI = Draft202012Validator(OPENAI_CHAT_SCHEMA)
 _ANTHROPIC = Draft202012Validator(ANTHROPIC_MESSAGES_SCHEMA)
 _FAST_OPENAI = jsonschema_rs.Draft202012Validator(OPENAI_CHAT_SCHEMA)

@@ -16,6 +16,8 @@ excludes `tools` and `guided_json` (a raw prompt has no chat template and no cha
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,21 @@ from jsonschema.exceptions import ValidationError
 
 from worker.core.errors import BadRequest
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "schemas" / "qwq-32b.input.schema.json"
-INPUT_SCHEMA: dict[str, Any] = orjson.loads(SCHEMA_PATH.read_bytes())
+
+def read_schema(name: str) -> dict[str, Any]:
+    """One vendored schema: the repository's `schemas/` folder, shipped as the `worker.schemas` package
+    (setup.py), so an installed gateway reads it from the package, not from a source tree."""
+    try:
+        folder: Traversable = files("worker.schemas")
+    except ModuleNotFoundError:
+        # A checkout used without installing it (PYTHONPATH=.), or installed before the mapping existed:
+        # the folder itself. An installed wheel never gets here, and has no such folder to fall back on.
+        folder = Path(__file__).resolve().parent.parent.parent / "schemas"
+    data: dict[str, Any] = orjson.loads(folder.joinpath(name).read_bytes())
+    return data
+
+
+INPUT_SCHEMA: dict[str, Any] = read_schema("qwq-32b.input.schema.json")
 _BRANCHES: dict[str, dict[str, Any]] = {b["title"]: b for b in INPUT_SCHEMA["oneOf"]}
 PROMPT_BRANCH = _BRANCHES["Qwen_Qwq_32B_Prompt"]
 MESSAGES_BRANCH = _BRANCHES["Qwen_Qwq_32B_Messages"]
