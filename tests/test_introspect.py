@@ -1,24 +1,44 @@
-"""The introspection hook reads the real pool of a real client."""
+"""The introspection hook reads the real pool of a real wire."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import httpx
+import orjson
+import pytest
 
 from tests.conftest import AUTH
 from tests.servers import LiveServer
-from worker.introspect import snapshot, upstream_connections
+from worker.introspect import PoolCount, snapshot, upstream_connections
+from worker.upstreams.wire.aiohttp_wire import AiohttpWire
+from worker.upstreams.wire.httpx_wire import HttpxWire
+from worker.upstreams.wire.seam import Wire
+
+ASK = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+# A stream that stalls after its first event: its connection stays busy for as long as it is open (a
+# short answer may arrive whole with its headers, and aiohttp pools the connection at once).
+STALL = orjson.dumps(
+    {"model": "m", "stream": True, "messages": [{"role": "user", "content": "[sim:stall] hi"}]}
+)
 
 
-async def test_counts_busy_then_idle_connections(fake_upstream: LiveServer) -> None:
-    async with httpx.AsyncClient() as client:
-        assert upstream_connections(client).open == 0
-        async with client.stream("GET", f"{fake_upstream.url}/_sim/stats") as response:
-            assert upstream_connections(client).busy == 1
-            await response.aread()
-        after = upstream_connections(client)
-        assert (after.open, after.busy) == (1, 0)
+@pytest.mark.parametrize(
+    "make", [lambda: AiohttpWire(4), lambda: HttpxWire.pooled(4, 4)], ids=["aiohttp", "httpx"]
+)
+async def test_counts_busy_then_idle_connections(fake_upstream: LiveServer, make: Callable[[], Wire]) -> None:
+    wire = make()
+    try:
+        url = f"{fake_upstream.url}/v1/chat/completions"
+        assert upstream_connections(wire).open == 0
+        async with wire.post(url, STALL, {}) as answer:
+            assert upstream_connections(wire) == PoolCount(open=1, busy=1)
+        assert upstream_connections(wire).open == 0  # left mid-body: dropped
+        async with wire.post(url, ASK, {}) as answer:
+            await answer.aread()
+        assert upstream_connections(wire) == PoolCount(open=1, busy=0)
+    finally:
+        await wire.aclose()
 
 
 async def test_a_finished_stream_hands_its_upstream_connection_back(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import httpx
-
 from worker.config.models import ModelTable, load_table
 from worker.config.settings import Settings, SettingsError
 from worker.routing.router import Router, public_origin
@@ -14,7 +12,9 @@ from worker.upstreams.base import Upstream
 from worker.upstreams.chained import ChainedGateway
 from worker.upstreams.openai_compat import OpenAICompatible
 from worker.upstreams.simulator import Simulator
-from worker.upstreams.wire.transport import AiohttpTransport
+from worker.upstreams.wire.aiohttp_wire import AiohttpWire
+from worker.upstreams.wire.httpx_wire import HttpxWire
+from worker.upstreams.wire.seam import Timeouts, Wire
 from worker.upstreams.workers_ai import WorkersAI
 from worker.web.auth import KeyRing
 
@@ -26,47 +26,36 @@ class AppState:
     settings: Settings
     table: ModelTable
     keys: KeyRing
-    http: httpx.AsyncClient
+    wire: Wire
     router: Router
 
     async def aclose(self) -> None:
         for adapter in self.router.adapters.values():
             await adapter.aclose()
-        await self.http.aclose()
+        await self.wire.aclose()
 
 
-def make_http_client(settings: Settings, transport: AiohttpTransport | None = None) -> httpx.AsyncClient:
-    """The one upstream client of this process, with explicit pool limits and timeouts.
+def make_wire(settings: Settings) -> Wire:
+    """The one upstream wire of this process, shared by every adapter, with explicit pool limits and timeouts.
 
-    httpx's interface over an aiohttp pool (`worker.upstreams.wire.transport`): httpx's own pool was over half
-    of the gateway's CPU per request under load (README § Performance). With an outbound proxy
-    (`UPSTREAM_PROXY`, HTTP or SOCKS) httpx's own transport carries the traffic, because it speaks both.
+    aiohttp's pool (`worker.upstreams.wire.aiohttp_wire`): httpx's own pool was over half of the gateway's
+    CPU per request under load (README § Performance). With an outbound proxy (`UPSTREAM_PROXY`, HTTP or
+    SOCKS) httpx's own pool carries the traffic, because it speaks both (`wire.httpx_wire`).
     """
-    return httpx.AsyncClient(
-        timeout=upstream_timeout(settings),
-        limits=httpx.Limits(
-            max_connections=settings.pool_max_connections,
-            max_keepalive_connections=settings.pool_max_keepalive,
-        ),
-        follow_redirects=False,
-        trust_env=False,
-        proxy=settings.upstream_proxy or None,
-        transport=None
-        if settings.upstream_proxy
-        else transport or AiohttpTransport(settings.pool_max_connections),
-    )
+    timeout = upstream_timeout(settings)
+    if settings.upstream_proxy:
+        return HttpxWire.pooled(
+            settings.pool_max_connections, settings.pool_max_keepalive, timeout, settings.upstream_proxy
+        )
+    return AiohttpWire(settings.pool_max_connections, timeout=timeout)
 
 
-def upstream_timeout(settings: Settings) -> httpx.Timeout:
-    # A backstop for the precise per-event timeouts in `pipeline.normalize`; off if either of them is.
+def upstream_timeout(settings: Settings) -> Timeouts:
+    # A backstop for the precise per-event timeouts in `routing.normalize`; off if either of them is.
     first, idle = settings.upstream_first_byte_timeout, settings.upstream_idle_timeout
     read = max(first, idle) if first > 0 and idle > 0 else None
-    return httpx.Timeout(
-        connect=settings.upstream_connect_timeout or None,
-        read=read,
-        write=30.0,
-        pool=settings.upstream_connect_timeout or None,
-    )
+    connect = settings.upstream_connect_timeout or None
+    return Timeouts(connect=connect, read=read, write=30.0, pool=connect)
 
 
 def check_config(settings: Settings) -> ModelTable:
@@ -87,18 +76,12 @@ def build_state(settings: Settings) -> AppState:
         log.warning("ALLOW_NO_AUTH is set and no API_KEYS are configured: EVERY REQUEST IS ACCEPTED.")
         log.warning("This is for local development only. Never expose this server.")
         log.warning(banner)
-    # One pool, two doors: httpx's interface, and the adapter's lean `stream_post` (transport.py).
-    transport = (
-        None  # httpx's own transport speaks HTTP and SOCKS proxies; aiohttp's fast door would bypass them
-        if settings.upstream_proxy
-        else AiohttpTransport(settings.pool_max_connections, timeout=upstream_timeout(settings))
-    )
-    http = make_http_client(settings, transport)
+    wire = make_wire(settings)  # one pool for every adapter
     adapters: dict[str, Upstream] = {
-        "openai": OpenAICompatible(http, fast=transport),
+        "openai": OpenAICompatible(wire),
         "simulator": Simulator(settings.simulator_token_delay, settings.simulator_reasoning_field),
-        "workers-ai": WorkersAI(http),
-        "gateway": ChainedGateway(http),
+        "workers-ai": WorkersAI(wire),
+        "gateway": ChainedGateway(wire),
     }
     for entry in table.entries.values():
         for target in entry.targets:
@@ -111,4 +94,4 @@ def build_state(settings: Settings) -> AppState:
             else:
                 log.info("model '%s' -> %s (%s)", entry.slug, public_origin(target.base_url), target.model)
     keys = KeyRing(settings.api_keys, allow_anyone=settings.allow_no_auth)
-    return AppState(settings, table, keys, http, Router(settings, adapters, table))
+    return AppState(settings, table, keys, wire, Router(settings, adapters, table))

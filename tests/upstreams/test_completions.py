@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from worker.config.models import Target
-from worker.core.errors import UpstreamBadResponse, UpstreamError
+from worker.core.errors import UpstreamBadResponse
 from worker.core.ir import ChatRequest, Finish, SamplingParams, TextDelta, Usage, UsageEvent
-from worker.upstreams.completions import completion_payload, text_chunk_events, text_completion_events
+from worker.upstreams.completions import TextChunks, completion_payload, text_completion_events
 
 TARGET = Target("openai", "http://up/v1", "Qwen/QwQ-32B")
 
@@ -21,7 +21,9 @@ def test_payload_is_the_prompt_verbatim_with_sampling() -> None:
         stream=True,
         params=SamplingParams(max_tokens=9, stop=("x",)),
     )
-    assert completion_payload(request, TARGET) == {
+    payload = completion_payload(request, TARGET)
+    assert list(payload) == ["model", "prompt", "max_tokens", "stop", "stream", "stream_options"]
+    assert payload == {
         "model": "Qwen/QwQ-32B",
         "prompt": "<|im_start|>user\nhi",
         "max_tokens": 9,
@@ -49,10 +51,18 @@ def test_bad_answers_are_upstream_errors(body: bytes) -> None:
         list(text_completion_events(body))
 
 
+def test_a_prompt_without_prompt_text_sends_an_empty_one() -> None:
+    payload = completion_payload(ChatRequest(model="m", raw=True), TARGET)
+    assert payload == {"model": "Qwen/QwQ-32B", "prompt": ""}
+
+
 def test_chunks() -> None:
-    assert list(text_chunk_events({"choices": [{"text": "a", "finish_reason": None}]})) == [TextDelta("a")]
-    assert list(
-        text_chunk_events({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2}})
-    ) == [UsageEvent(Usage(1, 2))]
-    with pytest.raises(UpstreamError, match="mid-stream: boom"):
-        list(text_chunk_events({"error": {"message": "boom"}}))
+    """(Mid-stream errors are found before any decoder sees a chunk: `wire/test_decode.py`.)"""
+    chunks = TextChunks()
+    assert chunks.decode({"choices": [{"text": "a", "finish_reason": None}]}) == [TextDelta("a")]
+    assert not chunks.finished
+    assert chunks.decode({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}) == [
+        UsageEvent(Usage(1, 2))
+    ]
+    assert chunks.decode({"choices": [{"text": "", "finish_reason": "eos"}]}) == [Finish("stop")]
+    assert chunks.finished  # a finish reason came: the stream may end without [DONE]

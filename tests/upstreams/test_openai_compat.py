@@ -34,13 +34,14 @@ from worker.core.ir import (
     UsageEvent,
 )
 from worker.upstreams.openai_compat import OpenAICompatible, build_payload, completion_events
+from worker.upstreams.wire.httpx_wire import HttpxWire
 
 TARGET = Target("openai", "http://upstream.test/v1", "Qwen/QwQ-32B", "sk-upstream")
 REQUEST = ChatRequest(model="qwq-32b", messages=(Message("user", "hi"),), params=SamplingParams(max_tokens=9))
 
 
 def adapter(handler: Callable[[httpx.Request], httpx.Response]) -> OpenAICompatible:
-    return OpenAICompatible(httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    return OpenAICompatible(HttpxWire(httpx.MockTransport(handler)))
 
 
 def completion(message: dict[str, object], **extra: object) -> httpx.Response:

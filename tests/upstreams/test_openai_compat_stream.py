@@ -1,10 +1,10 @@
-"""The OpenAI-compatible adapter reading streams from a real local server that sends scripted bytes."""
+"""The OpenAI-compatible adapter reading streams from a real local server that sends scripted bytes,
+over both wires (aiohttp, the default; httpx, under a proxy)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
 from tests.scripted import Reply, ScriptedUpstream, chunk
@@ -13,6 +13,9 @@ from worker.config.models import Target
 from worker.core.errors import BadRequest, GatewayError, RateLimited, UpstreamBadResponse, UpstreamError
 from worker.core.ir import ChatRequest, Event, Finish, Message, ReasoningDelta, TextDelta, Usage, UsageEvent
 from worker.upstreams.openai_compat import OpenAICompatible
+from worker.upstreams.wire.aiohttp_wire import AiohttpWire
+from worker.upstreams.wire.httpx_wire import HttpxWire
+from worker.upstreams.wire.seam import Wire
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
 WELL_FORMED = (
@@ -79,38 +82,43 @@ def upstream() -> Iterator[LiveServer]:
         yield server
 
 
-async def stream(upstream: LiveServer, name: str) -> tuple[list[Event], GatewayError | None]:
+@pytest.fixture(params=["aiohttp", "httpx"])
+async def wire(request: pytest.FixtureRequest) -> AsyncIterator[Wire]:
+    made: Wire = AiohttpWire(4) if request.param == "aiohttp" else HttpxWire.pooled(4, 4)
+    yield made
+    await made.aclose()
+
+
+async def stream(upstream: LiveServer, name: str, wire: Wire) -> tuple[list[Event], GatewayError | None]:
     request = ChatRequest(model="m", messages=(Message("user", name),), stream=True)
     target = Target("openai", f"{upstream.url}/v1", "Qwen/QwQ-32B", "sk-secret")
     events: list[Event] = []
-    async with httpx.AsyncClient() as client:
-        iterator: AsyncIterator[Event] = OpenAICompatible(client).events(request, target)
-        try:
-            async for event in iterator:
-                events.append(event)
-        except GatewayError as error:
-            return events, error
+    try:
+        async for event in OpenAICompatible(wire).events(request, target):
+            events.append(event)
+    except GatewayError as error:
+        return events, error
     return events, None
 
 
 @pytest.mark.parametrize("name", ["whole", "bytewise", "sevens"])
-async def test_a_well_formed_stream_however_it_is_cut(upstream: LiveServer, name: str) -> None:
-    assert await stream(upstream, name) == (WELL_FORMED_EVENTS, None)
+async def test_a_well_formed_stream_however_it_is_cut(upstream: LiveServer, wire: Wire, name: str) -> None:
+    assert await stream(upstream, name, wire) == (WELL_FORMED_EVENTS, None)
 
 
-async def test_asks_for_usage_in_the_stream(upstream: LiveServer) -> None:
-    await stream(upstream, "whole")
+async def test_asks_for_usage_in_the_stream(upstream: LiveServer, wire: Wire) -> None:
+    await stream(upstream, "whole", wire)
     sent = upstream.app.bodies[-1]
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
 
 
-async def test_end_without_done_is_accepted_after_a_finish_reason(upstream: LiveServer) -> None:
-    events, error = await stream(upstream, "no-done-finished")
+async def test_end_without_done_is_accepted_after_a_finish_reason(upstream: LiveServer, wire: Wire) -> None:
+    events, error = await stream(upstream, "no-done-finished", wire)
     assert error is None and events == [TextDelta("ok"), Finish("length")]
 
 
-async def test_end_without_done_or_finish_is_an_error_not_an_answer(upstream: LiveServer) -> None:
-    events, error = await stream(upstream, "no-done-cut")
+async def test_end_without_done_or_finish_is_an_error_not_an_answer(upstream: LiveServer, wire: Wire) -> None:
+    events, error = await stream(upstream, "no-done-cut", wire)
     assert events == [TextDelta("half an ans")]
     assert isinstance(error, UpstreamBadResponse) and "ended before" in error.message
 
@@ -124,8 +132,10 @@ async def test_end_without_done_or_finish_is_an_error_not_an_answer(upstream: Li
         ("echoes-key", "bad key *** for this model"),
     ],
 )
-async def test_an_error_in_the_stream_raises(upstream: LiveServer, name: str, needle: str) -> None:
-    events, error = await stream(upstream, name)
+async def test_an_error_in_the_stream_raises(
+    upstream: LiveServer, wire: Wire, name: str, needle: str
+) -> None:
+    events, error = await stream(upstream, name, wire)
     assert isinstance(error, UpstreamError) and needle in error.message
     assert events == ([TextDelta("partial")] if name == "error-mid-stream" else [])
 
@@ -143,9 +153,9 @@ async def test_an_error_in_the_stream_raises(upstream: LiveServer, name: str, ne
     ],
 )
 async def test_a_non_sse_or_broken_answer_to_a_stream_request(
-    upstream: LiveServer, name: str, kind: type[GatewayError], needle: str
+    upstream: LiveServer, wire: Wire, name: str, kind: type[GatewayError], needle: str
 ) -> None:
-    events, error = await stream(upstream, name)
+    events, error = await stream(upstream, name, wire)
     assert events == []
     assert isinstance(error, kind) and needle in error.message
     assert "sk-secret" not in error.message

@@ -11,25 +11,33 @@ next gateway already retried before answering 500, so chained front gateways usu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from urllib.parse import quote
 
 from worker.config.models import Target
 from worker.core.errors import GatewayError, UpstreamError
-from worker.upstreams.wire.status import error_for_status, redact, upstream_message
-from worker.upstreams.workers_format import WorkersStyleUpstream
+from worker.core.ir import Event
+from worker.upstreams.wire.decode import WireFormat, json_body
+from worker.upstreams.wire.status import error_for_status, upstream_message
+from worker.upstreams.workers_format import WORKERS_END, WorkersChunks, WorkersStyleUpstream, result_events
+
+
+def gateway_error(status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError:
+    """The next gateway's errors are ours (`{"error", "detail"}`): the default table reads them, but for
+    404, which means the slug is not served there, the configuration of this gateway."""
+    if status == 404:
+        return UpstreamError(
+            f"The next gateway does not serve this model: {upstream_message(body)}", {"upstream_status": 404}
+        )
+    return error_for_status(status, body, headers)
+
+
+def gateway_result(body: bytes) -> Iterator[Event]:
+    return result_events(json_body(body))
 
 
 class ChainedGateway(WorkersStyleUpstream):
+    format = WireFormat(gateway_error, gateway_result, WorkersChunks, WORKERS_END)
+
     def url(self, target: Target) -> str:
         return f"{target.base_url}/{quote(target.model, safe='')}?shape=workers"
-
-    def error(
-        self, status: int, body: bytes, headers: Mapping[str, str], keys: tuple[str, ...]
-    ) -> GatewayError:
-        if status == 404:
-            said = redact(upstream_message(body), keys)
-            return UpstreamError(
-                f"The next gateway does not serve this model: {said}", {"upstream_status": 404}
-            )
-        return error_for_status(status, body, headers, keys)

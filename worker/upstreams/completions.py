@@ -7,87 +7,85 @@ structured output do not apply to a raw prompt; sampling fields pass through as 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from worker.config.models import Target
-from worker.core.errors import UpstreamBadResponse, UpstreamError
-from worker.core.ir import (
-    ChatRequest,
-    Event,
-    Finish,
-    FinishReason,
-    SamplingParams,
-    TextDelta,
-    Usage,
-    UsageEvent,
-)
+from worker.core.errors import UpstreamBadResponse
+from worker.core.ir import ChatRequest, Event, Finish, FinishReason, TextDelta, UsageEvent
+from worker.upstreams.params import SAMPLING, Param, ParamMap, map_params, true_or_absent
+from worker.upstreams.wire.decode import StreamEnd, WireFormat, json_body, usage
+from worker.upstreams.wire.status import error_for_status
 
 FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "eos": "stop"}
-SAMPLING = SamplingParams.__dataclass_fields__
+
+
+def _include_usage(stream: bool) -> dict[str, bool] | None:
+    """Ask for the usage chunk at the end of a stream (OpenAI sends none unless asked)."""
+    return {"include_usage": True} if stream else None
+
+
+# The fields of a streamed request, shared with the chat map (`openai_compat.CHAT_PARAMS`).
+STREAM_PARAMS: ParamMap = {
+    "stream": Param("stream", transform=true_or_absent),
+    "stream_options": Param("stream", transform=_include_usage),
+}
+COMPLETION_PARAMS: ParamMap = {"prompt": Param("prompt", default=""), **SAMPLING, **STREAM_PARAMS}
 
 
 def completion_payload(request: ChatRequest, target: Target) -> dict[str, Any]:
-    payload: dict[str, Any] = {"model": target.model, "prompt": request.prompt or ""}
-    for name in SAMPLING:
-        value = getattr(request.params, name)
-        if value is not None and value != ():
-            payload[name] = list(value) if isinstance(value, tuple) else value
-    if request.stream:
-        payload["stream"] = True
-        payload["stream_options"] = {"include_usage": True}
-    return payload
+    return {"model": target.model, **map_params(request, COMPLETION_PARAMS)}
 
 
-def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
-    if isinstance(prompt, int) and isinstance(completion, int):
-        return Usage(prompt, completion)
-    return None
-
-
-def _choice_events(choice: Any) -> Iterator[Event]:
+def _choice_events(choice: Any, events: list[Event]) -> bool:
+    """Append a choice's events; True if it carried a finish reason."""
     if not isinstance(choice, dict):
         raise UpstreamBadResponse("The upstream sent a completion choice that is not an object")
     text = choice.get("text")
     if text is not None and not isinstance(text, str):
         raise UpstreamBadResponse("The upstream answered with 'text' that is not a string")
     if text:
-        yield TextDelta(text)
+        events.append(TextDelta(text))
     reason = choice.get("finish_reason")
     if isinstance(reason, str):
-        yield Finish(FINISH.get(reason, "stop"))
+        events.append(Finish(FINISH.get(reason, "stop")))
+        return True
+    return False
 
 
-def text_completion_events(body: bytes) -> Iterator[Event]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamBadResponse("The upstream answered with a body that is not JSON") from exc
+def text_completion_events(body: bytes) -> list[Event]:
+    data = json_body(body)
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise UpstreamBadResponse("The upstream answered 200 without 'choices'")
     if not isinstance(choices[0].get("text"), str):
         raise UpstreamBadResponse("The upstream answered a completion without 'text'")
-    yield from _choice_events(choices[0])
-    usage = _usage(data.get("usage"))
-    if usage is not None:
-        yield UsageEvent(usage)
+    events: list[Event] = []
+    _choice_events(choices[0], events)
+    counted = usage(data.get("usage"))
+    if counted is not None:
+        events.append(UsageEvent(counted))
+    return events
 
 
-def text_chunk_events(data: Any) -> Iterator[Event]:
-    if not isinstance(data, dict):
-        raise UpstreamBadResponse("The upstream sent a stream chunk that is not an object")
-    if "error" in data:
-        error = data["error"]
-        message = error.get("message") if isinstance(error, dict) else error
-        raise UpstreamError(f"The upstream failed mid-stream: {str(message)[:500]}")
-    for choice in data.get("choices") or ():
-        yield from _choice_events(choice)
-    usage = _usage(data.get("usage"))
-    if usage is not None:
-        yield UsageEvent(usage)
+class TextChunks:
+    """The chunk decoder of a streamed text completion."""
+
+    __slots__ = ("finished",)
+
+    def __init__(self) -> None:
+        self.finished = False
+
+    def decode(self, data: dict[str, Any]) -> list[Event]:
+        events: list[Event] = []
+        for choice in data.get("choices") or ():
+            if _choice_events(choice, events):
+                self.finished = True
+        counted = usage(data.get("usage"))
+        if counted is not None:
+            events.append(UsageEvent(counted))
+        return events
+
+
+# Shared with chat: several OpenAI-compatible servers end a stream without `[DONE]` once finished.
+OPENAI_END = StreamEnd("The upstream stream ended before the answer was finished", finish_suffices=True)
+COMPLETIONS = WireFormat(error_for_status, text_completion_events, TextChunks, OPENAI_END)

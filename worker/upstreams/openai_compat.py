@@ -1,23 +1,21 @@
 """Adapter for OpenAI-compatible servers: DeepInfra, vLLM, Ollama, llama.cpp's server and their peers.
 
-Requests go to `{base_url}/chat/completions` (raw prompts: `/completions`, see `completions.py`)
-through the process's one shared `httpx.AsyncClient`.
-Answers, streamed or not, become IR events. Reasoning is read from `reasoning_content` (DeepSeek,
-DeepInfra, older vLLM) and `reasoning` (recent vLLM); anything that is not what such a server returns,
-including a 200 without `choices`, is an `UpstreamBadResponse`, never an empty success.
+Requests go to `{base_url}/chat/completions` (raw prompts: `/completions`, see `completions.py`) over
+the process's one wire. Answers, streamed or not, become IR events. Reasoning is read from
+`reasoning_content` (DeepSeek, DeepInfra, older vLLM) and `reasoning` (recent vLLM); anything that is
+not what such a server returns, including a 200 without `choices`, is an `UpstreamBadResponse`, never
+an empty success.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import orjson
 
 from worker.config.models import Target
-from worker.core.errors import BadRequest, GatewayError, UpstreamBadResponse, UpstreamError, UpstreamTimeout
+from worker.core.errors import BadRequest, UpstreamBadResponse
 from worker.core.ir import (
     ChatRequest,
     Event,
@@ -26,23 +24,18 @@ from worker.core.ir import (
     ImagePart,
     Message,
     ReasoningDelta,
-    SamplingParams,
     TextDelta,
     ToolCallDelta,
-    Usage,
+    ToolChoice,
+    ToolSpec,
     UsageEvent,
 )
-from worker.upstreams.completions import completion_payload, text_chunk_events, text_completion_events
-from worker.upstreams.wire.http import request_body, request_timeout
-from worker.upstreams.wire.pool_janitor import reclaim_orphans
-from worker.upstreams.wire.sse import ServerSentEvent, SSEDecoder, SSETooLarge
-from worker.upstreams.wire.status import error_for_status, redact
-from worker.upstreams.wire.transport import AiohttpTransport, UpstreamResponse
+from worker.upstreams.completions import COMPLETIONS, OPENAI_END, STREAM_PARAMS, completion_payload
+from worker.upstreams.params import SAMPLING, Param, ParamMap, map_params
+from worker.upstreams.wire.decode import WireFormat, json_body, usage
+from worker.upstreams.wire.exchange import Call, HttpUpstream, json_headers, request_body
+from worker.upstreams.wire.status import error_for_status
 
-Answer = httpx.Response | UpstreamResponse
-
-# IR sampling field -> OpenAI field. The names agree today; the table is where they would not.
-PARAMS: dict[str, str] = {f.name: f.name for f in dataclasses.fields(SamplingParams)}
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -51,7 +44,6 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "content_filter": "content_filter",
     "eos": "stop",
 }
-MAX_ERROR_BODY = 64 * 1024
 
 
 def openai_message(message: Message) -> dict[str, Any]:
@@ -78,54 +70,49 @@ def openai_message(message: Message) -> dict[str, Any]:
     return out
 
 
-def build_payload(request: ChatRequest, target: Target) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "model": target.model,
-        "messages": [openai_message(m) for m in request.messages],
-    }
-    for name, wire_name in PARAMS.items():
-        value = getattr(request.params, name)
-        if value is not None and value != ():
-            payload[wire_name] = list(value) if isinstance(value, tuple) else value
-    if request.tools:
-        payload["tools"] = [
-            {
-                "type": "function",
-                "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-            }
-            for t in request.tools
-        ]
-    if request.tool_choice is not None:
-        choice = request.tool_choice
-        payload["tool_choice"] = (
-            {"type": "function", "function": {"name": choice.name}}
-            if choice.mode == "function"
-            else choice.mode
-        )
+def openai_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    return [openai_message(m) for m in messages]
+
+
+def _tools(tools: tuple[ToolSpec, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
+
+
+def _tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+    return (
+        {"type": "function", "function": {"name": choice.name}} if choice.mode == "function" else choice.mode
+    )
+
+
+def _response_format(request: ChatRequest) -> dict[str, Any] | None:
+    """A JSON schema if the request has one, else JSON mode if asked: two IR fields, one wire field."""
     if request.response_schema is not None:
-        payload["response_format"] = {
+        return {
             "type": "json_schema",
             "json_schema": {"name": "response", "schema": request.response_schema, "strict": True},
         }
-    elif request.json_mode:
-        payload["response_format"] = {"type": "json_object"}
-    if request.user is not None:
-        payload["user"] = request.user
-    if request.stream:
-        payload["stream"] = True
-        payload["stream_options"] = {"include_usage": True}
-    return payload
+    return {"type": "json_object"} if request.json_mode else None
 
 
-def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    details = raw.get("completion_tokens_details")
-    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
-    return Usage(prompt, completion, reasoning if isinstance(reasoning, int) else None)
+CHAT_PARAMS: ParamMap = {
+    "messages": Param("messages", default=(), transform=openai_messages),
+    **SAMPLING,
+    "tools": Param("tools", transform=_tools),
+    "tool_choice": Param("tool_choice", transform=_tool_choice),
+    "response_format": Param("", transform=_response_format),
+    "user": Param("user"),
+    **STREAM_PARAMS,
+}
+
+
+def build_payload(request: ChatRequest, target: Target) -> dict[str, Any]:
+    return {"model": target.model, **map_params(request, CHAT_PARAMS)}
 
 
 def _tool_call_deltas(raw: Any, streamed: bool) -> Iterator[ToolCallDelta]:
@@ -149,10 +136,7 @@ def _tool_call_deltas(raw: Any, streamed: bool) -> Iterator[ToolCallDelta]:
 
 def completion_events(body: bytes) -> Iterator[Event]:
     """Events of a whole (non-streamed) chat completion body."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamBadResponse("The upstream answered with a body that is not JSON") from exc
+    data = json_body(body)
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise UpstreamBadResponse("The upstream answered 200 without 'choices'")
@@ -174,173 +158,61 @@ def completion_events(body: bytes) -> Iterator[Event]:
         yield from _tool_call_deltas(tool_calls, streamed=False)
     reason = choices[0].get("finish_reason")
     yield Finish(FINISH_REASONS.get(reason, "stop") if isinstance(reason, str) else "stop")
-    usage = _usage(data.get("usage"))
-    if usage is not None:
-        yield UsageEvent(usage)
+    counted = usage(data.get("usage"))
+    if counted is not None:
+        yield UsageEvent(counted)
 
 
-def chunk_events(data: Any) -> list[Event]:
-    """Events of one decoded `chat.completion.chunk`.
+class ChatChunks:
+    """The chunk decoder of a streamed chat completion (`chat.completion.chunk` objects)."""
 
-    A list, not a generator: this runs once per streamed chunk, and a generator's frame and its
-    `StopIteration` cost more than the one or two events most chunks carry."""
-    if not isinstance(data, dict):
-        raise UpstreamBadResponse("The upstream sent a stream chunk that is not an object")
-    if "error" in data or data.get("object") == "error":  # OpenAI's form, or older vLLM's flat one
-        error = data.get("error", data)
-        message = error.get("message") if isinstance(error, dict) else error
-        raise UpstreamError(f"The upstream failed mid-stream: {str(message)[:500]}")
-    choices = data.get("choices") or ()
-    if not isinstance(choices, list | tuple):
-        raise UpstreamBadResponse("The upstream sent a stream chunk whose 'choices' is not a list")
-    events: list[Event] = []
-    for choice in choices:
-        delta = (choice.get("delta") or {}) if isinstance(choice, dict) else None
-        if not isinstance(delta, dict):
-            raise UpstreamBadResponse("The upstream sent a stream chunk with a malformed choice")
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if reasoning:
-            events.append(ReasoningDelta(reasoning))
-        content = delta.get("content")
-        if content:
-            events.append(TextDelta(content))
-        if delta.get("tool_calls"):
-            events.extend(_tool_call_deltas(delta["tool_calls"], streamed=True))
-        reason = choice.get("finish_reason")
-        if isinstance(reason, str):
-            events.append(Finish(FINISH_REASONS.get(reason, "stop")))
-    raw_usage = data.get("usage")
-    if raw_usage is not None:
-        usage = _usage(raw_usage)
-        if usage is not None:
-            events.append(UsageEvent(usage))
-    return events
+    __slots__ = ("finished",)
+
+    def __init__(self) -> None:
+        self.finished = False
+
+    def decode(self, data: dict[str, Any]) -> list[Event]:
+        choices = data.get("choices") or ()
+        if not isinstance(choices, list | tuple):
+            raise UpstreamBadResponse("The upstream sent a stream chunk whose 'choices' is not a list")
+        events: list[Event] = []
+        for choice in choices:
+            delta = (choice.get("delta") or {}) if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                raise UpstreamBadResponse("The upstream sent a stream chunk with a malformed choice")
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning:
+                events.append(ReasoningDelta(reasoning))
+            content = delta.get("content")
+            if content:
+                events.append(TextDelta(content))
+            if delta.get("tool_calls"):
+                events.extend(_tool_call_deltas(delta["tool_calls"], streamed=True))
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str):
+                events.append(Finish(FINISH_REASONS.get(reason, "stop")))
+                self.finished = True
+        raw_usage = data.get("usage")
+        if raw_usage is not None:
+            counted = usage(raw_usage)
+            if counted is not None:
+                events.append(UsageEvent(counted))
+        return events
 
 
-class OpenAICompatible:
-    def __init__(self, client: httpx.AsyncClient, fast: AiohttpTransport | None = None) -> None:
-        self._client = client
-        self._fast = fast  # the same pool without httpx's models on the hot path (transport.py)
+CHAT = WireFormat(error_for_status, completion_events, ChatChunks, OPENAI_END)
 
-    async def aclose(self) -> None:
-        """The shared client belongs to the application, which closes it."""
 
-    async def events(self, request: ChatRequest, target: Target) -> AsyncIterator[Event]:
-        is_raw = request.raw
-        if is_raw and not target.raw_completions:
+class OpenAICompatible(HttpUpstream):
+    def prepare(self, request: ChatRequest, target: Target) -> Call:
+        headers = json_headers(target)
+        if not request.raw:
+            body = request_body(build_payload(request, target))
+            return Call(f"{target.base_url}/chat/completions", body, headers, CHAT)
+        if not target.raw_completions:
             raise BadRequest(
                 "Raw prompts ('raw': true) are not supported by this model's upstream "
                 "(it has no text-completion endpoint); send 'messages' or a prompt without 'raw'"
             )
-        secrets = (target.api_key,)
-        headers = {"content-type": "application/json"}
-        if target.api_key:
-            headers["authorization"] = f"Bearer {target.api_key}"
-        payload = completion_payload(request, target) if is_raw else build_payload(request, target)
-        body = request_body(payload)
-        url = f"{target.base_url}/completions" if is_raw else f"{target.base_url}/chat/completions"
-        decode_body = text_completion_events if is_raw else completion_events
-        decode_chunk: Callable[[Any], Iterable[Event]] = text_chunk_events if is_raw else chunk_events
-        timeout = request_timeout(target)  # the target's own timeouts, if the model table gives any
-        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
-        try:
-            opened = (
-                self._fast.stream_post(url, body, headers, timeout)
-                if self._fast is not None
-                else self._client.stream("POST", url, content=body, headers=headers, **extra)
-            )
-            async with opened as response:
-                if response.status_code >= 400:
-                    raw = await _read_bounded(response, MAX_ERROR_BODY)
-                    raise error_for_status(response.status_code, raw, response.headers, secrets)
-                content_type = response.headers.get("content-type", "")
-                if request.stream and content_type.startswith("text/event-stream"):
-                    try:
-                        async for event in _stream_events(response, decode_chunk):
-                            yield event
-                    except SSETooLarge as exc:
-                        raise UpstreamBadResponse(
-                            "The upstream sent a stream event too large to hold"
-                        ) from exc
-                else:
-                    for event in decode_body(await response.aread()):
-                        yield event
-        except GatewayError as error:  # a mid-stream error message is upstream text: it may echo the key
-            error.message = redact(error.message, secrets)
-            raise
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(f"The upstream timed out ({type(exc).__name__})") from exc
-        except httpx.ConnectError as exc:
-            raise UpstreamError("Could not connect to the upstream") from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"The upstream connection failed ({type(exc).__name__})") from exc
-        except BaseException:  # cancelled (the client left): see `pool_janitor` for why this is needed
-            await reclaim_orphans(self._client)
-            raise
-
-
-async def _read_bounded(response: Answer, limit: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        parts.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(parts)[:limit]
-
-
-async def _stream_events(
-    response: Answer, decode: Callable[[Any], Iterable[Event]] = chunk_events
-) -> AsyncIterator[Event]:
-    """Events of an upstream SSE stream. It ends at `[DONE]`; an end without it is accepted only when a
-    finish reason came (several servers omit `[DONE]`), otherwise the answer was cut off: an error."""
-    decoder = SSEDecoder()
-    finished = False
-    chunks = response.aiter_bytes()
-    async for chunk in chunks:
-        for sse in decoder.feed(chunk):
-            if sse.data == "[DONE]":
-                await _finish_reading(chunks)
-                return
-            for event in _decode_chunk(sse, decode):
-                finished = finished or isinstance(event, Finish)
-                yield event
-    for sse in decoder.close():
-        if sse.data == "[DONE]":
-            return
-        for event in _decode_chunk(sse, decode):
-            finished = finished or isinstance(event, Finish)
-            yield event
-    if not finished:
-        raise UpstreamBadResponse(
-            "The upstream stream ended before the answer was finished", {"truncated": True}
-        )
-
-
-async def _finish_reading(chunks: AsyncIterator[bytes], limit: int = 64 * 1024) -> None:
-    """Read the little that follows `[DONE]` (usually just the end of the chunked body): a response
-    read to its end hands its connection back to the pool for the next request, while one closed
-    early costs a new TCP (and TLS) connection every time."""
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            return
-
-
-def _decode_chunk(sse: ServerSentEvent, decode: Callable[[Any], Iterable[Event]]) -> Iterable[Event]:
-    data = sse.data
-    if sse.event == "error":  # `event: error` (some servers): whatever the data says, the stream failed
-        try:
-            decoded = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            decoded = {"error": {"message": data}}
-        if not isinstance(decoded, dict) or not ("error" in decoded or decoded.get("object") == "error"):
-            decoded = {"error": {"message": data}}
-        return decode(decoded)
-    try:
-        decoded = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamBadResponse("The upstream sent a stream event that is not JSON") from exc
-    return decode(decoded)
+        body = request_body(completion_payload(request, target))
+        return Call(f"{target.base_url}/completions", body, headers, COMPLETIONS)

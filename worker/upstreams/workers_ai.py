@@ -9,8 +9,7 @@ reference (developers.cloudflare.com/workers-ai/platform/errors/) and the captur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 import orjson
 
@@ -24,10 +23,10 @@ from worker.core.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from worker.upstreams.wire.status import error_for_status, redact
-from worker.upstreams.workers_format import WorkersStyleUpstream
-
-MAX_MESSAGE = 500
+from worker.core.ir import Event
+from worker.upstreams.wire.decode import WireFormat, json_body
+from worker.upstreams.wire.status import MAX_MESSAGE, error_for_status
+from worker.upstreams.workers_format import WORKERS_END, WorkersChunks, WorkersStyleUpstream, result_events
 
 # Cloudflare error code -> (error class, our message); the upstream's own message is appended.
 CLOUDFLARE_CODES: dict[int, tuple[Callable[..., GatewayError], str]] = {
@@ -60,15 +59,13 @@ def _first_error(body: bytes) -> tuple[int | None, str]:
     return (code if isinstance(code, int) else None), str(errors[0].get("message", ""))[:MAX_MESSAGE]
 
 
-def cloudflare_error(
-    status: int, body: bytes, headers: Mapping[str, str], keys: tuple[str, ...] = ()
-) -> GatewayError:
+def cloudflare_error(status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError:
+    """Workers AI's error table: the envelope's code first, the HTTP status for any other."""
     code, message = _first_error(body)
     known = CLOUDFLARE_CODES.get(code) if code is not None else None
     if known is None:
-        return error_for_status(status, body, headers, keys)
+        return error_for_status(status, body, headers)
     kind, ours = known
-    said = redact(message, keys)
     detail: dict[str, object] = {
         "upstream_status": EFFECTIVE_STATUS.get(code or 0, status),
         "upstream_code": code,
@@ -77,21 +74,21 @@ def cloudflare_error(
         detail["exhausted"] = True
     retry_after = headers.get("retry-after")
     extra = {"Retry-After": retry_after} if kind is RateLimited and retry_after else None
-    return kind(f"{ours}: {said}" if said else ours, detail, headers=extra)
+    return kind(f"{ours}: {message}" if message else ours, detail, headers=extra)
+
+
+def cloudflare_result(body: bytes) -> Iterator[Event]:
+    """Events of a 200 body: the answer sits in the envelope's `result`."""
+    data = json_body(body)
+    if not isinstance(data, dict) or "success" not in data:
+        raise UpstreamBadResponse("Workers AI answered 200 without its result envelope")
+    if data.get("success") is not True:
+        raise cloudflare_error(500, body, {})
+    return result_events(data.get("result"))
 
 
 class WorkersAI(WorkersStyleUpstream):
+    format = WireFormat(cloudflare_error, cloudflare_result, WorkersChunks, WORKERS_END)
+
     def url(self, target: Target) -> str:
         return f"{target.base_url}/accounts/{target.account_id}/ai/run/{target.model}"
-
-    def error(
-        self, status: int, body: bytes, headers: Mapping[str, str], keys: tuple[str, ...]
-    ) -> GatewayError:
-        return cloudflare_error(status, body, headers, keys)
-
-    def unwrap(self, data: Any) -> Any:
-        if not isinstance(data, dict) or "success" not in data:
-            raise UpstreamBadResponse("Workers AI answered 200 without its result envelope")
-        if data.get("success") is not True:
-            raise cloudflare_error(500, orjson.dumps(data), {})
-        return data.get("result")

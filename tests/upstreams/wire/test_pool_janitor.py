@@ -1,57 +1,88 @@
 """Connections orphaned in httpx's pool by a cancelled request (encode/httpcore#1093) are reclaimed.
 
-The bug needs a cancellation inside a window of a few event-loop steps, so the test sweeps the moment
-of cancellation across the first steps of a real request to a real local server, a fresh client each
-time, until it has produced (and reclaimed) an orphan. Without `reclaim_orphans` that connection would
-stay in the pool for good.
+httpx's pool runs only under the proxy wire (`HttpxWire.pooled(..., proxy=...)`), so that is what is
+tested: a real proxy-configured wire, real local proxies (HTTP and SOCKS5) and a real upstream. The bug
+needs a cancellation inside a window of a few event-loop steps, so the test sweeps the moment of
+cancellation across the first steps of a request until the janitor has found (and closed) an orphan;
+after every cancellation the pool must hold nothing busy, and keep working. Without the janitor those
+connections stay busy for good (through SOCKS, at most of the early steps).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any
 
-import httpx
+import pytest
 
+from tests.proxies import Proxy
 from tests.servers import LiveServer
-from worker.introspect import upstream_connections
+from worker.upstreams.wire import httpx_wire
+from worker.upstreams.wire.httpx_wire import HttpxWire
 from worker.upstreams.wire.pool_janitor import reclaim_orphans
+from worker.upstreams.wire.seam import Timeouts
+
+TIMEOUTS = Timeouts(connect=5.0, read=5.0, pool=5.0)
 
 
-async def cancel_after(client: httpx.AsyncClient, url: str, steps: int) -> None:
-    task = asyncio.create_task(client.get(url))
+@pytest.fixture(params=["http", "socks5"])
+def proxy(request: pytest.FixtureRequest) -> Iterator[Proxy]:
+    started = Proxy(request.param)
+    started.start()
+    yield started
+    started.stop()
+
+
+async def cancel_after(wire: HttpxWire, url: str, steps: int) -> None:
+    async def call() -> None:
+        async with wire.post(url, b"{}", {}) as answer:
+            await answer.aread()
+
+    task = asyncio.create_task(call())
     for _ in range(steps):
         await asyncio.sleep(0)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_orphans_are_reclaimed(fake_upstream: LiveServer) -> None:
+async def test_cancelled_requests_leave_the_proxy_pool_clean(
+    proxy: Proxy, fake_upstream: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found: list[int] = []
+
+    async def counting(pool: Any) -> int:
+        count = await reclaim_orphans(pool)
+        found.append(count)
+        return count
+
+    monkeypatch.setattr(httpx_wire, "reclaim_orphans", counting)
     url = f"{fake_upstream.url}/_sim/stats"
-    reclaimed = 0
-    for _ in range(3):
-        for steps in range(40):
-            async with httpx.AsyncClient() as client:
-                await cancel_after(client, url, steps)
-                busy = upstream_connections(client).busy  # no request runs: anything busy is stuck
-                found = await reclaim_orphans(client)
-                assert upstream_connections(client).busy == busy - found
-                if found:
-                    assert busy - found == 0
-                    assert (await client.get(url)).status_code == 200  # the pool still works
-                reclaimed += found
-            if reclaimed:
+    for steps in range(80):
+        wire = HttpxWire.pooled(8, 8, TIMEOUTS, proxy.url)
+        try:
+            await cancel_after(wire, url, steps)
+            assert wire.connection_counts()[1] == 0, steps  # no request runs: nothing may be busy
+            if sum(found):
+                async with wire.post(url, b"{}", {}) as answer:  # and the pool still works
+                    assert answer.status_code == 200
+                    await answer.aread()
                 break
-        if reclaimed:
-            break
-    assert reclaimed >= 1
+        finally:
+            await wire.aclose()
+    assert sum(found) >= 1  # the sweep hit the window: an orphan was made, and reclaimed
 
 
-async def test_healthy_connections_are_left_alone(fake_upstream: LiveServer) -> None:
+async def test_healthy_connections_are_left_alone(proxy: Proxy, fake_upstream: LiveServer) -> None:
     url = f"{fake_upstream.url}/_sim/stats"
-    async with httpx.AsyncClient() as client:
-        await client.get(url)
-        async with client.stream("GET", url) as response:
-            assert await reclaim_orphans(client) == 0  # busy, but held by this running request
-            await response.aread()
-        assert await reclaim_orphans(client) == 0
-        assert upstream_connections(client).open == 1  # the idle keep-alive connection stays
+    wire = HttpxWire.pooled(8, 8, TIMEOUTS, proxy.url)
+    try:
+        async with wire.post(url, b"{}", {}) as answer:
+            await answer.aread()
+        async with wire.post(url, b"{}", {}) as answer:
+            assert await wire.reclaim() == 0  # busy, but held by this running request
+            await answer.aread()
+        assert await wire.reclaim() == 0
+        assert wire.connection_counts() == (1, 0)  # the idle keep-alive connection stays
+    finally:
+        await wire.aclose()

@@ -7,7 +7,8 @@ not idle, not closed, not expired, not available, so never reused nor removed. I
 and a socket. A gateway cancels upstream requests whenever a client leaves (the 499 contract), so under
 load the pool would slowly fill with these until every request fails with a pool timeout.
 
-After an upstream request ends by cancellation, `reclaim_orphans` closes every connection that is
+Only `HttpxWire` runs on httpcore's pool (the default aiohttp wire has its own), so only it calls this:
+after an upstream request ends by cancellation, `reclaim_orphans` closes every connection that is
 neither idle nor closed and that no request of the pool holds. It needs the pool's private lists: it
 looks for them defensively and does nothing if they are not there (a fixed or changed httpcore).
 """
@@ -17,18 +18,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
 log = logging.getLogger("worker.upstream")
 
 
-def _pool_of(client: httpx.AsyncClient) -> Any:
-    return getattr(getattr(client, "_transport", None), "_pool", None)
-
-
-async def reclaim_orphans(client: httpx.AsyncClient) -> int:
-    """Close and drop orphaned connections; return how many there were."""
-    pool = _pool_of(client)
+async def reclaim_orphans(pool: Any) -> int:
+    """Close and drop the orphaned connections of an httpcore pool; return how many there were."""
     connections = getattr(pool, "_connections", None)
     requests = getattr(pool, "_requests", None)
     lock = getattr(pool, "_optional_thread_lock", None)

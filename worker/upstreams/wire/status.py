@@ -14,6 +14,7 @@ upstream URL is wrong, which is the gateway's configuration, so it answers 500.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -29,6 +30,12 @@ def upstream_message(body: bytes) -> str:
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip()
         return text[:MAX_MESSAGE] if text and not text.lstrip().startswith("<") else ""
+    return error_message(data)
+
+
+def error_message(data: Any) -> str:
+    """The message of a decoded error report (a body, or a stream event): OpenAI's `error.message`
+    (or a bare `error` string), vLLM's flat `message`, FastAPI's `detail`, Cloudflare's `errors[0]`."""
     if isinstance(data, dict):
         error = data.get("error", data)
         if isinstance(error, dict):
@@ -52,10 +59,10 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
-def error_for_status(
-    status: int, body: bytes, headers: Mapping[str, str], secrets: tuple[str, ...] = ()
-) -> GatewayError:
-    message = redact(upstream_message(body), secrets)
+def error_for_status(status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError:
+    """The default error table. The message is the upstream's, unredacted: the exchange
+    (`wire.exchange`) redacts every error it raises, once."""
+    message = upstream_message(body)
     said = f": {message}" if message else ""
     if status in (400, 413, 422) or (status == 404 and "model" in message.lower()):
         return BadRequest(f"The upstream refused the request{said}", {"upstream_status": status})
