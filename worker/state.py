@@ -39,7 +39,7 @@ def make_wire(settings: Settings) -> Wire:
     """The one upstream wire of this process, shared by every adapter, with explicit pool limits and timeouts.
 
     aiohttp's pool (`worker.upstreams.wire.aiohttp_wire`): httpx's own pool was over half of the gateway's
-    CPU per request under load (README § Performance). With an outbound proxy (`UPSTREAM_PROXY`, HTTP or
+    CPU per request under load (docs/performance.md). With an outbound proxy (`UPSTREAM_PROXY`, HTTP or
     SOCKS) httpx's own pool carries the traffic, because it speaks both (`wire.httpx_wire`).
     """
     timeout = upstream_timeout(settings)

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from worker.core.errors import UpstreamTimeout
-from worker.core.ir import ChatRequest, Event, Finish, Message, TextDelta, UsageEvent
+from worker.core.ir import ChatRequest, Event, Finish, Message, TextDelta, UpstreamEvent, UsageEvent
 from worker.routing.deadlines import RequestDeadline, WaitDeadline
 from worker.routing.normalize import normalize
 
 
-async def trickle(count: int, gap: float) -> AsyncIterator[Event]:
+async def trickle(count: int, gap: float) -> AsyncIterator[UpstreamEvent]:
     for _ in range(count):
         await asyncio.sleep(gap)
         yield TextDelta("t")
@@ -40,7 +40,7 @@ async def test_a_stream_within_the_deadline_is_untouched() -> None:
 REQUEST = ChatRequest(model="qwq-32b", messages=(Message(role="user", content="hi"),))
 
 
-async def paced(gaps: list[float]) -> AsyncIterator[Event]:
+async def paced(gaps: list[float]) -> AsyncIterator[UpstreamEvent]:
     for gap in gaps:
         await asyncio.sleep(gap)
         yield TextDelta("x")

@@ -8,14 +8,23 @@ from collections.abc import AsyncIterator
 import pytest
 
 from worker.core.errors import UpstreamTimeout
-from worker.core.ir import ChatRequest, Event, Finish, Message, TextDelta, ToolCallDelta, Usage, UsageEvent
+from worker.core.ir import (
+    ChatRequest,
+    Finish,
+    Message,
+    TextDelta,
+    ToolCallDelta,
+    UpstreamEvent,
+    Usage,
+    UsageEvent,
+)
 from worker.core.tokens import count_prompt_tokens
 from worker.routing.normalize import normalize
 
 REQUEST = ChatRequest(model="m", messages=(Message("user", "Say hello to the gateway"),), stream=True)
 
 
-async def source(*items: Event | float) -> AsyncIterator[Event]:
+async def source(*items: UpstreamEvent | float) -> AsyncIterator[UpstreamEvent]:
     for item in items:
         if isinstance(item, float):
             await asyncio.sleep(item)
@@ -23,7 +32,7 @@ async def source(*items: Event | float) -> AsyncIterator[Event]:
             yield item
 
 
-async def collect(events: AsyncIterator[Event]) -> list[Event]:
+async def collect(events: AsyncIterator[UpstreamEvent]) -> list[UpstreamEvent]:
     return [event async for event in events]
 
 
@@ -53,7 +62,7 @@ async def test_first_event_timeout() -> None:
 
 
 async def test_idle_timeout_between_events() -> None:
-    events: list[Event] = []
+    events: list[UpstreamEvent] = []
     with pytest.raises(UpstreamTimeout, match="between two events"):
         async for event in normalize(source(TextDelta("a"), 0.5, TextDelta("b")), REQUEST, 10.0, 0.1):
             events.append(event)

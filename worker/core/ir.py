@@ -187,4 +187,7 @@ class ReasoningEnd:
     it as the tag (inline) or trims the white space around it (separate, hidden); encoders never see it."""
 
 
-Event = TextDelta | ReasoningDelta | ReasoningEnd | ToolCallDelta | UsageEvent | Finish
+UpstreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | Finish
+"""What an upstream adapter yields."""
+Event = UpstreamEvent | ReasoningEnd
+"""What flows from the router through the answer path to the encoders."""

@@ -5,7 +5,7 @@ person can act on), by reusing `worker.dialects.validation`'s unpacking of `oneO
 
 As for `/:modelSlug`, the accept path is jsonschema-rs: a body it accepts is never walked by
 jsonschema (which cost ~200 µs per OpenAI request, two thirds of the gateway's CPU on that route when
-profiled; README § Performance); only a body it refuses goes to jsonschema, for the messages.
+profiled under scripts/bench.sh); only a body it refuses goes to jsonschema, for the messages.
 Schemas a body carries (tool parameters, response formats) repeat on every request of an agent loop,
 so their metaschema check is cached by their canonical JSON.
 """

@@ -13,17 +13,17 @@ from collections.abc import AsyncIterator
 
 from worker.core.closing import close
 from worker.core.errors import UpstreamTimeout
-from worker.core.ir import ChatRequest, Event, Finish, FinishReason, ToolCallDelta, Usage, UsageEvent
+from worker.core.ir import ChatRequest, Finish, FinishReason, ToolCallDelta, UpstreamEvent, Usage, UsageEvent
 from worker.core.tokens import estimate_usage
 from worker.routing.deadlines import WaitDeadline
 
 
 async def normalize(
-    events: AsyncIterator[Event],
+    events: AsyncIterator[UpstreamEvent],
     request: ChatRequest,
     first_timeout: float | None,
     idle_timeout: float | None,
-) -> AsyncIterator[Event]:
+) -> AsyncIterator[UpstreamEvent]:
     finish: FinishReason | None = None
     usage: Usage | None = None
     produced: list[str] = []
@@ -57,7 +57,7 @@ async def normalize(
                     saw_tool_call = True
                     produced.append(event.arguments)
                 else:
-                    produced.append(event.text)  # type: ignore[union-attr]  # TODO(after wire merge): UpstreamEvent
+                    produced.append(event.text)
                 yield event
     finally:
         deadline.close()

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from worker.config.models import Target
-from worker.core.ir import ChatRequest, Event
+from worker.core.ir import ChatRequest, UpstreamEvent
 
 
 class Upstream(Protocol):
-    def events(self, request: ChatRequest, target: Target) -> AsyncIterator[Event]: ...
+    def events(self, request: ChatRequest, target: Target) -> AsyncIterator[UpstreamEvent]: ...
 
     async def aclose(self) -> None: ...

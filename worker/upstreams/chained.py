@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from worker.config.models import Target
 from worker.core.errors import GatewayError, UpstreamError
-from worker.core.ir import Event
+from worker.core.ir import UpstreamEvent
 from worker.upstreams.wire.decode import WireFormat, json_body
 from worker.upstreams.wire.status import error_for_status, upstream_message
 from worker.upstreams.workers_format import WORKERS_END, WorkersChunks, WorkersStyleUpstream, result_events
@@ -32,7 +32,7 @@ def gateway_error(status: int, body: bytes, headers: Mapping[str, str]) -> Gatew
     return error_for_status(status, body, headers)
 
 
-def gateway_result(body: bytes) -> Iterator[Event]:
+def gateway_result(body: bytes) -> Iterator[UpstreamEvent]:
     return result_events(json_body(body))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from worker.config.models import Target
 from worker.core.errors import UpstreamBadResponse
-from worker.core.ir import ChatRequest, Event, Finish, FinishReason, TextDelta, UsageEvent
+from worker.core.ir import ChatRequest, Finish, FinishReason, TextDelta, UpstreamEvent, UsageEvent
 from worker.upstreams.params import SAMPLING, Param, ParamMap, map_params, true_or_absent
 from worker.upstreams.wire.decode import StreamEnd, WireFormat, json_body, usage
 from worker.upstreams.wire.status import error_for_status
@@ -36,7 +36,7 @@ def completion_payload(request: ChatRequest, target: Target) -> dict[str, Any]:
     return {"model": target.model, **map_params(request, COMPLETION_PARAMS)}
 
 
-def _choice_events(choice: Any, events: list[Event]) -> bool:
+def _choice_events(choice: Any, events: list[UpstreamEvent]) -> bool:
     """Append a choice's events; True if it carried a finish reason."""
     if not isinstance(choice, dict):
         raise UpstreamBadResponse("The upstream sent a completion choice that is not an object")
@@ -52,14 +52,14 @@ def _choice_events(choice: Any, events: list[Event]) -> bool:
     return False
 
 
-def text_completion_events(body: bytes) -> list[Event]:
+def text_completion_events(body: bytes) -> list[UpstreamEvent]:
     data = json_body(body)
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise UpstreamBadResponse("The upstream answered 200 without 'choices'")
     if not isinstance(choices[0].get("text"), str):
         raise UpstreamBadResponse("The upstream answered a completion without 'text'")
-    events: list[Event] = []
+    events: list[UpstreamEvent] = []
     _choice_events(choices[0], events)
     counted = usage(data.get("usage"))
     if counted is not None:
@@ -75,8 +75,8 @@ class TextChunks:
     def __init__(self) -> None:
         self.finished = False
 
-    def decode(self, data: dict[str, Any]) -> list[Event]:
-        events: list[Event] = []
+    def decode(self, data: dict[str, Any]) -> list[UpstreamEvent]:
+        events: list[UpstreamEvent] = []
         for choice in data.get("choices") or ():
             if _choice_events(choice, events):
                 self.finished = True

@@ -18,7 +18,6 @@ from worker.config.models import Target
 from worker.core.errors import BadRequest, UpstreamBadResponse
 from worker.core.ir import (
     ChatRequest,
-    Event,
     Finish,
     FinishReason,
     ImagePart,
@@ -28,6 +27,7 @@ from worker.core.ir import (
     ToolCallDelta,
     ToolChoice,
     ToolSpec,
+    UpstreamEvent,
     UsageEvent,
 )
 from worker.upstreams.completions import COMPLETIONS, OPENAI_END, STREAM_PARAMS, completion_payload
@@ -134,7 +134,7 @@ def _tool_call_deltas(raw: Any, streamed: bool) -> Iterator[ToolCallDelta]:
         )
 
 
-def completion_events(body: bytes) -> Iterator[Event]:
+def completion_events(body: bytes) -> Iterator[UpstreamEvent]:
     """Events of a whole (non-streamed) chat completion body."""
     data = json_body(body)
     choices = data.get("choices") if isinstance(data, dict) else None
@@ -171,11 +171,11 @@ class ChatChunks:
     def __init__(self) -> None:
         self.finished = False
 
-    def decode(self, data: dict[str, Any]) -> list[Event]:
+    def decode(self, data: dict[str, Any]) -> list[UpstreamEvent]:
         choices = data.get("choices") or ()
         if not isinstance(choices, list | tuple):
             raise UpstreamBadResponse("The upstream sent a stream chunk whose 'choices' is not a list")
-        events: list[Event] = []
+        events: list[UpstreamEvent] = []
         for choice in choices:
             delta = (choice.get("delta") or {}) if isinstance(choice, dict) else None
             if not isinstance(delta, dict):

@@ -16,14 +16,22 @@ import orjson
 
 from worker.config.models import Target
 from worker.core.errors import UpstreamBadResponse, UpstreamError
-from worker.core.ir import ChatRequest, Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, UsageEvent
+from worker.core.ir import (
+    ChatRequest,
+    Finish,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    UpstreamEvent,
+    UsageEvent,
+)
 from worker.simulator.engine import argument_pieces, find_fault, generate, pieces
 from worker.upstreams.wire.status import error_for_status
 
 STALL_SECONDS = 3600.0
 
 
-def _event(kind: str, text: str) -> Event:
+def _event(kind: str, text: str) -> UpstreamEvent:
     return ReasoningDelta(text) if kind == "reasoning" else TextDelta(text)
 
 
@@ -35,7 +43,7 @@ class Simulator:
     async def aclose(self) -> None:
         """Nothing to release."""
 
-    async def events(self, request: ChatRequest, target: Target) -> AsyncIterator[Event]:
+    async def events(self, request: ChatRequest, target: Target) -> AsyncIterator[UpstreamEvent]:
         fault = find_fault(request)
         if fault is not None and fault.kind == "error":
             body = orjson.dumps({"error": {"message": f"simulated upstream error {fault.status}"}})

@@ -23,7 +23,7 @@ from worker.core.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from worker.core.ir import Event
+from worker.core.ir import UpstreamEvent
 from worker.upstreams.wire.decode import WireFormat, json_body
 from worker.upstreams.wire.status import MAX_MESSAGE, error_for_status
 from worker.upstreams.workers_format import WORKERS_END, WorkersChunks, WorkersStyleUpstream, result_events
@@ -77,7 +77,7 @@ def cloudflare_error(status: int, body: bytes, headers: Mapping[str, str]) -> Ga
     return kind(f"{ours}: {message}" if message else ours, detail, headers=extra)
 
 
-def cloudflare_result(body: bytes) -> Iterator[Event]:
+def cloudflare_result(body: bytes) -> Iterator[UpstreamEvent]:
     """Events of a 200 body: the answer sits in the envelope's `result`."""
     data = json_body(body)
     if not isinstance(data, dict) or "success" not in data:

@@ -18,10 +18,10 @@ from worker.config.models import Target
 from worker.core.errors import UpstreamBadResponse
 from worker.core.ir import (
     ChatRequest,
-    Event,
     TextDelta,
     ToolCallDelta,
     ToolSpec,
+    UpstreamEvent,
     UsageEvent,
     new_tool_call_id,
 )
@@ -71,7 +71,7 @@ def _tool_calls(raw: Any, first_index: int = 0) -> Iterator[ToolCallDelta]:
         yield ToolCallDelta(first_index + offset, text, call_id, call["name"])
 
 
-def result_events(result: Any) -> Iterator[Event]:
+def result_events(result: Any) -> Iterator[UpstreamEvent]:
     """Events of a whole answer (`{"response", "tool_calls"?, "usage"?}`)."""
     if not isinstance(result, dict) or ("response" not in result and "tool_calls" not in result):
         raise UpstreamBadResponse("The upstream answered 200 without 'response'")
@@ -99,8 +99,8 @@ class WorkersChunks:
         self.calls = 0
         self.finished = False  # never set: a Workers stream ends at `[DONE]` (WORKERS_END)
 
-    def decode(self, data: dict[str, Any]) -> list[Event]:
-        events: list[Event] = []
+    def decode(self, data: dict[str, Any]) -> list[UpstreamEvent]:
+        events: list[UpstreamEvent] = []
         response = data.get("response")
         if isinstance(response, str) and response:
             events.append(TextDelta(response))

@@ -16,7 +16,7 @@
 
 Adding an adapter is three pieces of data and one method:
 1. a parameter map (`worker.upstreams.params`): `{wire_field: Param(ir_path, default, transform)}`;
-2. a chunk decoder: a small class with `decode(obj) -> list[Event]` and `finished`, one per stream;
+2. a chunk decoder: a small class with `decode(obj) -> list[UpstreamEvent]` and `finished`, one per stream;
 3. an error table: `(status, body, headers) -> GatewayError` (`error_for_status` if the upstream speaks
    HTTP statuses plainly), gathered with a whole-body decoder and a `StreamEnd` in a `WireFormat`;
 then subclass `HttpUpstream` and write `prepare` (URL, `request_body(map_params(...))`, `json_headers`).

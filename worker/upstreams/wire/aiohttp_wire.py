@@ -2,7 +2,7 @@
 
 Why aiohttp: httpx's own pool (httpcore) is the largest cost on the gateway's path. On every request it
 walks every pooled connection asking the socket whether it is still readable and re-enters anyio's
-machinery; profiled under the benchmark (README § Performance) that was over half of the gateway's CPU,
+machinery; profiled under the benchmark (docs/performance.md) that was over half of the gateway's CPU,
 and a plain `httpx.AsyncClient` proxy reached ~240 req/s where the same proxy on aiohttp reached ~2,000.
 aiohttp's connector keeps idle connections in a per-host list and its HTTP parser is C. Going to
 aiohttp directly, rather than through httpx's interface, also skips httpx's request and response

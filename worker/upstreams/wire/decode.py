@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from worker.core.errors import GatewayError, UpstreamBadResponse, UpstreamError
-from worker.core.ir import Event, Usage
+from worker.core.ir import UpstreamEvent, Usage
 from worker.upstreams.wire.sse import ServerSentEvent
 from worker.upstreams.wire.status import MAX_MESSAGE, error_message
 
@@ -33,7 +33,7 @@ class ChunkDecoder(Protocol):
 
     finished: bool  # a finish reason came: see `StreamEnd.finish_suffices`
 
-    def decode(self, data: dict[str, Any]) -> list[Event]:
+    def decode(self, data: dict[str, Any]) -> list[UpstreamEvent]:
         """A list, not a generator: this runs once per streamed chunk, and a generator's frame and its
         `StopIteration` cost more than the one or two events most chunks carry."""
         ...
@@ -54,7 +54,7 @@ class WireFormat:
     """How one upstream API answers: error table, whole-body decoder, chunk decoder, end rule."""
 
     errors: ErrorTable
-    body: Callable[[bytes], Iterable[Event]]
+    body: Callable[[bytes], Iterable[UpstreamEvent]]
     chunks: Callable[[], ChunkDecoder]
     end: StreamEnd
 

@@ -21,7 +21,7 @@ import orjson
 
 from worker.config.models import Target
 from worker.core.errors import GatewayError, UpstreamBadResponse
-from worker.core.ir import ChatRequest, Event
+from worker.core.ir import ChatRequest, UpstreamEvent
 from worker.upstreams.wire.decode import WireFormat, stream_object
 from worker.upstreams.wire.seam import Answer, Wire, request_timeout
 from worker.upstreams.wire.sse import SSEDecoder, SSETooLarge
@@ -44,8 +44,8 @@ class Call(NamedTuple):
 def request_body(payload: Any) -> bytes:
     """The JSON body of an upstream request, as an exact-size copy: orjson hands out its 4 KiB working
     buffer as the bytes object, and this body lives as long as the answer (held by the adapter and by
-    the HTTP library's request), so every open stream paid 4 KiB for a few hundred bytes (README §
-    Performance, memory per open stream)."""
+    the HTTP library's request), so every open stream paid 4 KiB for a few hundred bytes (docs/performance.md,
+    memory per open stream)."""
     return bytes(memoryview(orjson.dumps(payload)))
 
 
@@ -91,7 +91,7 @@ class HttpUpstream:
     def prepare(self, request: ChatRequest, target: Target) -> Call:
         raise NotImplementedError
 
-    async def events(self, request: ChatRequest, target: Target) -> AsyncIterator[Event]:
+    async def events(self, request: ChatRequest, target: Target) -> AsyncIterator[UpstreamEvent]:
         try:
             call = self.prepare(request, target)
             form = call.format
