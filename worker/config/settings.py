@@ -67,7 +67,11 @@ class Settings:
         15.0, "Seconds of upstream silence after which a stream gets an SSE `: keep-alive` comment."
     )
     pool_max_connections: int = _setting(256, "Most open connections to the upstream per process.")
-    pool_max_keepalive: int = _setting(64, "Most idle keep-alive connections kept to the upstream.")
+    pool_max_keepalive: int = _setting(
+        64,
+        "Most idle keep-alive connections kept to the upstream through `UPSTREAM_PROXY` (httpx's pool); "
+        "the default aiohttp pool keeps each idle connection 30 s, within `POOL_MAX_CONNECTIONS`.",
+    )
     upstream_proxy: str = _setting(
         "",
         "Outbound proxy for all upstream traffic: `http://`, `https://`, `socks5://` or `socks5h://` URL; "
