@@ -41,7 +41,15 @@ current() {
   [ "$hash" = "$(digest)" ] && { [ "$installed" = "$mode" ] || [ "$installed" = dev ]; }
 }
 
+dev_extras() {
+  # What only the test suite needs: Debian's servers and the real client packages, each script a no-op when current.
+  [ "$mode" = dev ] || return 0
+  bash scripts/install-system.sh
+  bash scripts/install-clients.sh
+}
+
 if current; then
+  [ "$check" = 1 ] || dev_extras
   exit 0
 elif [ "$check" = 1 ]; then
   exit 1
@@ -56,3 +64,4 @@ rm -f "$STAMP"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra}"
 echo "$(digest) $mode" >"$STAMP"
+dev_extras
