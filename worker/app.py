@@ -150,4 +150,4 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         and "{" not in r.path
         and "POST" in (r.methods or ())
     }
-    return AccessLogMiddleware(SlugFastPath(app, slug_endpoint, other_paths, fixed))
+    return AccessLogMiddleware(SlugFastPath(app, slug_endpoint, other_paths, fixed), state.sinks)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from worker.config.models import ModelTable, load_table
 from worker.config.settings import Settings, SettingsError
+from worker.core.outcome import RecordSink
 from worker.routing.router import Router, public_origin
 from worker.upstreams.base import Upstream
 from worker.upstreams.chained import ChainedGateway
@@ -28,6 +29,8 @@ class AppState:
     keys: KeyRing
     wire: Wire
     router: Router
+    sinks: list[RecordSink] = field(default_factory=list)
+    """Who hears of each finished request (`worker.core.outcome`): usage accounting, metrics, logs."""
 
     async def aclose(self) -> None:
         for adapter in self.router.adapters.values():

@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,8 @@ from worker.config.models import ModelEntry, ModelTable, Target
 from worker.config.settings import Settings
 from worker.core.closing import close
 from worker.core.errors import GatewayError, UpstreamError, UpstreamTimeout
-from worker.core.ir import ChatRequest, Event
+from worker.core.ir import ChatRequest, Event, ReasoningDelta, TextDelta, ToolCallDelta
+from worker.core.outcome import RequestRecord
 from worker.routing.breaker import CircuitBreaker
 from worker.routing.deadlines import RequestDeadline
 from worker.routing.keypool import KeyPool
@@ -127,20 +129,24 @@ class Router:
             }
         return models
 
-    def events(self, request: ChatRequest, entry: ModelEntry) -> AsyncIterator[Event]:
+    def events(
+        self, request: ChatRequest, entry: ModelEntry, record: RequestRecord | None = None
+    ) -> AsyncIterator[Event]:
         """The client-ready answer: routed attempts (retries, failover) under the answer checks of
         `worker.answer.path` (reasoning placement, prompt-mode tools, structured output and its one retry).
         Every run of the answer path is a fresh routing, all under one request deadline. How tools are
-        offered follows the model's first target (`tool_mode`); its failover targets should agree."""
+        offered follows the model's first target (`tool_mode`); its failover targets should agree.
+        `record`, when given, learns the target that answered, the attempts, the time of the first event
+        and how much text the upstream generated (`worker.core.outcome`)."""
         deadline = RequestDeadline(self.settings.request_deadline)
 
         def run(upstream_request: ChatRequest) -> AsyncIterator[Event]:
-            return self._route(upstream_request, entry, deadline)
+            return self._route(upstream_request, entry, deadline, record)
 
         return deadline.bound(answer_events(request, entry.primary, run, self.settings.reasoning_mode))
 
     async def _route(
-        self, request: ChatRequest, entry: ModelEntry, deadline: RequestDeadline
+        self, request: ChatRequest, entry: ModelEntry, deadline: RequestDeadline, record: RequestRecord | None
     ) -> AsyncIterator[Event]:
         plan = self.plan(entry)
         if not plan:
@@ -159,6 +165,9 @@ class Router:
                 if not state.breaker.allow():
                     break
                 stream, key = self._attempt(request, state, deadline)
+                if record is not None:
+                    record.attempts += 1
+                    record.target = state.name
                 try:
                     first = await anext(stream)
                 except GatewayError as error:
@@ -188,9 +197,18 @@ class Router:
                 # The answer from its first event on (kept in this generator, not a nested one: a
                 # layer costs every event a resumption). A failure now reaches the client, never retried.
                 try:
-                    yield first
-                    async for event in stream:
-                        yield event
+                    if record is None:
+                        yield first
+                        async for event in stream:
+                            yield event
+                    else:
+                        if record.first_event_at is None:
+                            record.first_event_at = time.perf_counter()
+                        record.generated_chars += _generated(first)
+                        yield first
+                        async for event in stream:
+                            record.generated_chars += _generated(event)
+                            yield event
                 except UpstreamError:
                     state.failures += 1
                     state.breaker.record_failure()
@@ -240,6 +258,16 @@ class Router:
             return None
         wait = backoff(retries, settings.retry_backoff_base, settings.retry_backoff_cap, self._rng)
         return max(wait, asked or 0.0)
+
+
+def _generated(event: Event) -> int:
+    """Characters the upstream generated in `event` (text, reasoning, tool arguments)."""
+    kind = type(event)
+    if kind is TextDelta or kind is ReasoningDelta:
+        return len(event.text)  # type: ignore[union-attr]
+    if kind is ToolCallDelta:
+        return len(event.arguments)  # type: ignore[union-attr]
+    return 0
 
 
 def _deadline_error(deadline: RequestDeadline, cause: GatewayError | None) -> GatewayError:

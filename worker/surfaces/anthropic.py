@@ -39,6 +39,7 @@ def anthropic_authenticate(keys: KeyRing, scope: Scope) -> None:
 
 
 class AnthropicDialect:
+    surface = "anthropic"
     authenticate = staticmethod(anthropic_authenticate)
     error_event = staticmethod(anthropic.error_event)
 

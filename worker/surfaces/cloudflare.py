@@ -38,6 +38,7 @@ def workers_embedded_schemas(body: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 class CloudflareRunDialect:
+    surface = "cloudflare"
     authenticate = staticmethod(bearer_authenticate)
     error_event = staticmethod(cloudflare.error_event)
 

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 from worker.config.models import ModelEntry
 from worker.core.aggregate import Completion, aggregate
 from worker.core.errors import GatewayError
-from worker.core.ir import ChatRequest, Event
+from worker.core.ir import ChatRequest, Event, UsageEvent
+from worker.core.outcome import RequestRecord
 from worker.state import AppState
-from worker.web.access_log import STATUS_KEY, request_id_of
+from worker.web.access_log import STATUS_KEY, record_of, request_id_of
 from worker.web.asgi import (
     Receive,
     Scope,
@@ -64,6 +65,9 @@ class Call:
 
 
 class Dialect(Protocol):
+    surface: str
+    """The surface's name in request records, logs and metrics (`workers`, `openai`, ...)."""
+
     def authenticate(self, keys: KeyRing, scope: Scope) -> None:
         """Raise `Unauthorized` unless the request carries a valid key (in this surface's header)."""
 
@@ -100,6 +104,9 @@ class DialectEndpoint:
             await self._handle(scope, receive, send)
         except GatewayError as error:
             scope[STATUS_KEY] = error.status
+            record = record_of(scope)
+            if record is not None:
+                record.error_code = error.code
             if error.status == 499:
                 raise
             status, body, headers = self.dialect.render_error(error)
@@ -114,21 +121,63 @@ class DialectEndpoint:
         body = await read_body(scope, receive, state.settings.max_body_bytes)
         call = dialect.parse(decode_json(body), located, scope, state)
         request_id = request_id_of(scope)
+        record = record_of(scope)
+        if record is not None:
+            record.surface = dialect.surface
+            record.model = call.entry.slug
+            record.streamed = call.request.stream
         async with DisconnectGuard(receive):
-            events = state.router.events(call.request, call.entry)
+            events = state.router.events(call.request, call.entry, record)
             if call.wrap is not None:
                 events = call.wrap(events)
             if call.request.stream:
+                encode: Callable[[Event], bytes] = call.encoder(request_id)
+                render_error: Callable[[GatewayError], RenderedError] = dialect.render_error
+                error_event: Callable[[GatewayError], bytes] = dialect.error_event
+                if record is not None:
+                    encode, render_error, error_event = _recorded(record, encode, render_error, error_event)
                 scope[STATUS_KEY] = await respond_stream(
                     send,
                     events,
-                    call.encoder(request_id),
-                    dialect.render_error,
-                    dialect.error_event,
+                    encode,
+                    render_error,
+                    error_event,
                     state.settings.keepalive_interval,
                     request_id,
                     call.answer_headers(),
                 )
                 return
             completion = await aggregate(events)
+            if record is not None:
+                record.usage = completion.usage
             await send_json(send, 200, call.render(completion, request_id), call.answer_headers())
+
+
+def _recorded(
+    record: RequestRecord,
+    encode: Callable[[Event], bytes],
+    render_error: Callable[[GatewayError], RenderedError],
+    error_event: Callable[[GatewayError], bytes],
+) -> tuple[
+    Callable[[Event], bytes], Callable[[GatewayError], RenderedError], Callable[[GatewayError], bytes]
+]:
+    """The stream's encoder and error writers, noting the usage sent and the error that ended the stream.
+
+    Plain function wrappers, not another async generator layer over the events (a layer costs every
+    event a resumption): the usage event passes through the encoder anyway.
+    """
+
+    def encode_noting_usage(event: Event) -> bytes:
+        if type(event) is UsageEvent:
+            record.usage = event.usage
+        return encode(event)
+
+    def render_noting_code(error: GatewayError) -> RenderedError:
+        record.error_code = error.code
+        return render_error(error)
+
+    def event_noting_code(error: GatewayError) -> bytes:
+        record.error_code = error.code
+        return error_event(error)
+
+    return encode_noting_usage, render_noting_code, event_noting_code

@@ -65,6 +65,8 @@ def choose_shape(scope: Scope, default: ResponseShape) -> ResponseShape:
 class ModelSlugDialect:
     """The primary contract: Workers AI input, `{response}` or `choices` output, `{error, detail}` errors."""
 
+    surface = "workers"
+
     authenticate = staticmethod(bearer_authenticate)
     render_error = staticmethod(render_workers_error)
     error_event = staticmethod(workers.error_event)

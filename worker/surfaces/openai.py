@@ -26,6 +26,7 @@ from worker.web.asgi import (
 
 
 class OpenAIChatDialect:
+    surface = "openai"
     authenticate = staticmethod(bearer_authenticate)
     error_event = staticmethod(openai_chat.error_event)
 

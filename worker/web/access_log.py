@@ -13,17 +13,20 @@ import logging
 import os
 import time
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from worker.core.errors import ClientClosed
+from worker.core.outcome import RecordSink, RequestRecord
 from worker.web.asgi import Message, Receive, Scope, Send, send_json
 from worker.web.coalesce import CoalescingSend
 
 log = logging.getLogger("worker.access")
 REQUEST_ID_KEY = "worker.request_id"
 STATUS_KEY = "worker.status"
+RECORD_KEY = "worker.record"
 ACCESS_LINE = "%s %s %d %.1fms id=%s"
 
 
@@ -41,6 +44,12 @@ def request_id_of(scope: Scope) -> str:
     return str(scope.get(REQUEST_ID_KEY, "-"))
 
 
+def record_of(scope: Scope) -> RequestRecord | None:
+    """The request's record, for the endpoint and router to fill in (`worker.core.outcome`)."""
+    record: RequestRecord | None = scope.get(RECORD_KEY)
+    return record
+
+
 def _incoming_request_id(scope: Scope) -> str | None:
     for key, value in scope["headers"]:
         if key == b"x-request-id":
@@ -51,8 +60,11 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class AccessLogMiddleware:
-    def __init__(self, app: Any) -> None:
+    """Logs each request, and hands its finished record to `sinks` (usage, metrics: `core.outcome`)."""
+
+    def __init__(self, app: Any, sinks: Sequence[RecordSink] = ()) -> None:
         self.app = app
+        self.sinks = sinks  # the state's own list: sinks started with the app (its lifespan) are heard too
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,8 +72,10 @@ class AccessLogMiddleware:
             return
         request_id = _incoming_request_id(scope) or new_request_id()
         scope[REQUEST_ID_KEY] = request_id
+        record = RequestRecord(request_id, scope["method"], scope["path"])
+        scope[RECORD_KEY] = record
         rid_header = (b"x-request-id", request_id.encode())
-        started = time.perf_counter()
+        started = record.started
         status = 0
         coalesced = CoalescingSend(send)  # one socket write per burst of streamed events (coalesce.py)
 
@@ -85,13 +99,19 @@ class AccessLogMiddleware:
         finally:
             coalesced.discard()
             status = scope.get(STATUS_KEY, status)
+            record.status = status
+            record.duration = time.perf_counter() - started
             if log.isEnabledFor(logging.INFO):
                 # `makeRecord` + `handle` is `log.info` without `findCaller`'s walk up the stack for a
                 # source line the access line never shows (~20% of the line's cost); filters and
                 # handlers apply as for any record.
-                took = (time.perf_counter() - started) * 1000
-                args = (scope["method"], scope["path"], status, took, request_id)
+                args = (scope["method"], scope["path"], status, record.duration * 1000, request_id)
                 log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, ACCESS_LINE, args, None))
+            for sink in self.sinks:
+                try:
+                    sink(record)
+                except Exception as exc:  # accounting must never turn an answered request into a failure
+                    log.error("request %s: record sink failed: %s", request_id, type(exc).__name__)
 
 
 def _where(exc: BaseException) -> str:
