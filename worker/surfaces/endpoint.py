@@ -56,6 +56,9 @@ class Call:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     wrap: Callable[[AsyncIterator[Event]], AsyncIterator[Event]] | None = None
     """A last transformation of the answer's events (gateway-side stop sequences)."""
+    error_event: Callable[[GatewayError], bytes] | None = None
+    """The stream's failure event when it depends on the stream so far (the Responses API repeats the
+    response's id and numbering); the dialect's `error_event` otherwise."""
 
     def answer_headers(self) -> list[tuple[bytes, bytes]]:
         if not self.ignored:
@@ -124,7 +127,7 @@ class DialectEndpoint:
                     events,
                     call.encoder(request_id),
                     dialect.render_error,
-                    dialect.error_event,
+                    call.error_event or dialect.error_event,
                     state.settings.keepalive_interval,
                     request_id,
                     call.answer_headers(),
