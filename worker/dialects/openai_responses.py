@@ -303,9 +303,13 @@ def reasoning_item(call: ResponsesCall, id_: str, text: str) -> dict[str, Any]:
         "type": "reasoning",
         "id": id_,
         "summary": summary,
-        "content": [{"type": "reasoning_text", "text": text}],
+        "content": [reasoning_part(text)],
         "status": "completed",
     }
+
+
+def reasoning_part(text: str) -> dict[str, Any]:
+    return {"type": "reasoning_text", "text": text}
 
 
 def text_part(text: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from worker.dialects.openai_responses import (
     item_id,
     message_item,
     reasoning_item,
+    reasoning_part,
     response_object,
     status_of,
     text_part,
@@ -109,10 +110,14 @@ class ResponsesStreamEncoder:
         self._kind, self._index, self._parts = kind, len(self._output), []
         item["id"] = self._item_id()
         out += self._event("response.output_item.added", {"output_index": self._index, "item": item})
-        if kind == "reasoning" and self._call.summary:
-            part = {"type": "summary_text", "text": ""}
+        if kind == "reasoning":
+            if self._call.summary:
+                part = {"type": "summary_text", "text": ""}
+                out += self._event(
+                    "response.reasoning_summary_part.added", {**self._at(), "summary_index": 0, "part": part}
+                )
             out += self._event(
-                "response.reasoning_summary_part.added", {**self._at(), "summary_index": 0, "part": part}
+                "response.content_part.added", {**self._at(), "content_index": 0, "part": reasoning_part("")}
             )
         elif kind == "message":
             out += self._event(
@@ -138,6 +143,9 @@ class ResponsesStreamEncoder:
                     "response.reasoning_summary_part.done", {**at, "summary_index": 0, "part": part}
                 )
             out += self._event("response.reasoning_text.done", {**at, "content_index": 0, "text": text})
+            out += self._event(
+                "response.content_part.done", {**at, "content_index": 0, "part": reasoning_part(text)}
+            )
         elif kind == "message":
             item = message_item(at["item_id"], text, status)
             out += self._event(
