@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_KEY
+from tests.docs.pages import EXAMPLE_KEY, EXAMPLE_URL, all_blocks
 from tests.servers import LiveServer
 
 CLIENTS = Path(__file__).resolve().parent.parent / "clients"
@@ -23,12 +23,12 @@ CODEX = CLIENTS / "node_modules" / ".bin" / "codex"
 
 @pytest.fixture
 def gateway(live_gateway_factory: Callable[..., LiveServer]) -> LiveServer:
-    return live_gateway_factory(simulator_reasoning_field=1)
+    return live_gateway_factory(simulator_reasoning_field=1, api_keys=EXAMPLE_KEY)
 
 
 def test_openai_node_sdk(gateway: LiveServer) -> None:
     assert (CLIENTS / "node_modules" / "openai").is_dir(), "run scripts/install-clients.sh"
-    env = {**os.environ, "GATEWAY_URL": gateway.url, "GATEWAY_KEY": API_KEY}
+    env = {**os.environ, "GATEWAY_URL": gateway.url, "GATEWAY_KEY": EXAMPLE_KEY}
     done = subprocess.run(
         ["node", str(CLIENTS / "responses.mjs")], env=env, capture_output=True, text=True, timeout=60
     )
@@ -50,32 +50,30 @@ def test_openai_node_sdk(gateway: LiveServer) -> None:
     assert out["previous"] == {"status": 400, "param": "previous_response_id"}
 
 
+def documented_config() -> str:
+    [config] = [b.code for b in all_blocks() if b.page == "docs/responses.md" and "wire_api" in b.code]
+    assert config.rstrip().endswith('wire_api = "responses"'), "the provider table must come last"
+    return config
+
+
 def codex(gateway: LiveServer, home: Path, workdir: Path, prompt: str) -> list[dict[str, Any]]:
     """Run `codex exec --json` with a provider pointing at the gateway; its JSONL events."""
     assert CODEX.exists(), "run scripts/install-clients.sh"
     home.mkdir(exist_ok=True)
     workdir.mkdir(exist_ok=True)
+    # The configuration docs/responses.md gives, pointed at this gateway, with Codex's own update checks,
+    # analytics and feedback off and no retries (a failure must show at once).
     (home / "config.toml").write_text(
-        'model = "qwq-32b"\n'
-        'model_provider = "gateway"\n'
         "check_for_update_on_startup = false\n"
-        'web_search = "disabled"\n'
-        "[analytics]\nenabled = false\n"
-        "[feedback]\nenabled = false\n"
-        '[otel]\nexporter = "none"\n'
-        "[model_providers.gateway]\n"
-        'name = "qwq-gateway"\n'
-        f'base_url = "{gateway.url}/v1"\n'
-        'env_key = "QWQ_GATEWAY_KEY"\n'
-        'wire_api = "responses"\n'
-        "request_max_retries = 0\n"
-        "stream_max_retries = 0\n"
+        + documented_config().replace(EXAMPLE_URL, gateway.url)
+        + "request_max_retries = 0\nstream_max_retries = 0\n"
+        + "[analytics]\nenabled = false\n[feedback]\nenabled = false\n"
     )
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
         "CODEX_HOME": str(home),
-        "QWQ_GATEWAY_KEY": API_KEY,
+        "QWQ_GATEWAY_KEY": EXAMPLE_KEY,
         "NO_COLOR": "1",
     }
     done = subprocess.run(

@@ -52,7 +52,6 @@ IGNORED_FIELDS = (
     "include",
     "prompt_cache_key",
     "client_metadata",
-    "safety_identifier",
     "service_tier",
     "truncation",
     "stream_options",
