@@ -354,3 +354,11 @@ def test_failure_before_any_event_still_starts_the_response() -> None:
     """A stream whose only bytes were keep-alives: the SDKs want `response.created` before anything."""
     failed = events_of(ResponsesStreamEncoder(parse(), "r5").error_event(UpstreamError()))
     assert [e["type"] for e in failed] == ["response.created", "response.in_progress", "response.failed"]
+
+
+def test_an_answer_cut_while_reasoning_has_incomplete_reasoning() -> None:
+    call = parse(max_output_tokens=2)
+    whole = openai_responses.render_response(Completion("", "Hm", (), Usage(1, 2), "length"), call, "r3")
+    out = stream(call, [ReasoningDelta("Hm"), Finish("length"), UsageEvent(Usage(1, 2))])
+    assert out[-1]["response"]["output"] == whole["output"]
+    assert [item["status"] for item in whole["output"]] == ["incomplete", "incomplete"]

@@ -293,7 +293,7 @@ def response_object(call: ResponsesCall, request_id: str, created_at: int) -> di
     }
 
 
-def reasoning_item(call: ResponsesCall, id_: str, text: str) -> dict[str, Any]:
+def reasoning_item(call: ResponsesCall, id_: str, text: str, status: str = "completed") -> dict[str, Any]:
     """QwQ's reasoning, verbatim, as `reasoning_text` content (the field for a model's raw reasoning);
     also as the `summary` when the client asked for one, since that is what the SDKs and Codex show.
     The gateway does not summarize: the summary is the whole reasoning."""
@@ -303,7 +303,7 @@ def reasoning_item(call: ResponsesCall, id_: str, text: str) -> dict[str, Any]:
         "id": id_,
         "summary": summary,
         "content": [reasoning_part(text)],
-        "status": "completed",
+        "status": status,
     }
 
 
@@ -340,7 +340,10 @@ def render_response(completion: Completion, call: ResponsesCall, request_id: str
     status, incomplete = status_of(completion.finish_reason)
     output: list[dict[str, Any]] = []
     if completion.reasoning:
-        output.append(reasoning_item(call, item_id("rs", request_id, len(output)), completion.reasoning))
+        # Cut while still reasoning: the reasoning is what is incomplete.
+        cut_short = status if not (completion.text or completion.tool_calls) else "completed"
+        id_ = item_id("rs", request_id, len(output))
+        output.append(reasoning_item(call, id_, completion.reasoning, cut_short))
     if completion.text or not completion.tool_calls:
         output.append(message_item(item_id("msg", request_id, len(output)), completion.text, status))
     for tool_call in completion.tool_calls:

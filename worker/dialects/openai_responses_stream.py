@@ -133,7 +133,7 @@ class ResponsesStreamEncoder:
         at = self._at()
         out = b""
         if kind == "reasoning":
-            item = reasoning_item(self._call, at["item_id"], text)
+            item = reasoning_item(self._call, at["item_id"], text, status)
             if self._call.summary:
                 out += self._event(
                     "response.reasoning_summary_text.done", {**at, "summary_index": 0, "text": text}
