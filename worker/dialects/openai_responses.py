@@ -22,7 +22,7 @@ from typing import Any
 
 from worker.config.models import ModelEntry, ModelTable
 from worker.core.aggregate import Completion
-from worker.core.errors import BadRequest, NotFound
+from worker.core.errors import BadRequest
 from worker.core.ir import (
     ChatRequest,
     ContentPart,
@@ -36,6 +36,7 @@ from worker.core.ir import (
     ToolSpec,
     Usage,
 )
+from worker.dialects.openai_chat import resolve_model
 from worker.dialects.schemas import (
     OPENAI_RESPONSES_SCHEMA,
     embedded_schema_violations,
@@ -190,12 +191,7 @@ def _check(body: Any) -> None:
 
 def parse_request(body: Any, table: ModelTable) -> ResponsesCall:
     _check(body)
-    entry = table.resolve(body["model"])
-    if entry is None:
-        raise NotFound(
-            f"The model '{body['model'][:80]}' does not exist",
-            {"param": "model", "models": sorted(table.entries)},
-        )
+    entry = resolve_model(table, body["model"])
     tools = tuple(
         ToolSpec(t["name"], t.get("description") or "", t.get("parameters") or EMPTY_PARAMETERS)
         for t in body.get("tools") or ()

@@ -15,21 +15,14 @@ from worker.core.ir import Event
 from worker.dialects import openai_chat, openai_responses
 from worker.dialects.openai_responses_stream import ResponsesStreamEncoder
 from worker.state import AppState
-from worker.surfaces.endpoint import Call, RenderedError, bearer_authenticate, error_headers
+from worker.surfaces.endpoint import Call, bearer_authenticate
+from worker.surfaces.openai import OpenAIChatDialect
 from worker.web.access_log import STATUS_KEY
 from worker.web.asgi import Receive, Scope, Send, send_json
 
 
-class ResponsesDialect:
-    authenticate = staticmethod(bearer_authenticate)
-    error_event = staticmethod(openai_chat.error_event)  # unused: every call brings its stream's own
-
-    def render_error(self, error: GatewayError) -> RenderedError:
-        body = orjson.dumps(openai_chat.error_body(error))
-        return openai_chat.error_status(error), body, error_headers(error)
-
-    def locate(self, scope: Scope, state: AppState) -> ModelEntry | None:
-        return None
+class ResponsesDialect(OpenAIChatDialect):
+    """OpenAI's keys, statuses and error bodies (as chat completions); its own body and stream."""
 
     def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
         call = openai_responses.parse_request(body, state.table)
