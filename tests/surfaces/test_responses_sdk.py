@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import openai
 import pydantic
 import pytest
 from openai.types.responses import Response
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, AUTH
 from tests.servers import LiveServer
 
 WEATHER: Any = {
@@ -119,3 +121,25 @@ def test_errors_are_sdk_exceptions(gateway: LiveServer) -> None:
     with pytest.raises(openai.NotFoundError) as missing:
         client.responses.retrieve("resp_1")
     assert missing.value.code == "response_not_found"
+
+
+def test_keepalives_while_the_model_is_silent(live_gateway_factory: Callable[..., LiveServer]) -> None:
+    gateway = live_gateway_factory(simulator_reasoning_field=1, keepalive_interval=0.1)
+    body = {"model": "qwq-32b", "input": "hi [sim:slow-start=0.6]", "stream": True}
+    raw = httpx.post(f"{gateway.url}/v1/responses", json=body, headers=AUTH, timeout=10).text
+    assert raw.startswith(": keep-alive\n\n") and "event: response.completed" in raw
+    with sdk(gateway).responses.stream(model="qwq-32b", input="hi [sim:slow-start=0.6]") as events:
+        assert events.get_final_response().status == "completed"
+
+
+def test_a_timeout_after_keepalives_is_response_failed(
+    live_gateway_factory: Callable[..., LiveServer],
+) -> None:
+    """Only keep-alives went out before the failure: the stream still starts with `response.created`,
+    so the SDK reads the failure as an event of this response."""
+    gateway = live_gateway_factory(keepalive_interval=0.1, upstream_first_byte_timeout=0.5, retry_attempts=0)
+    events = list(sdk(gateway).responses.create(model="qwq-32b", input="hi [sim:slow-start=3]", stream=True))
+    assert [e.type for e in events] == ["response.created", "response.in_progress", "response.failed"]
+    failed = events[-1]
+    assert failed.type == "response.failed" and failed.response.id == events[0].response.id
+    assert failed.response.error is not None and failed.response.error.code == "upstream_timeout"
