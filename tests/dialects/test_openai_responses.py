@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import make_settings
 from worker.config.models import builtin_table
 from worker.core.aggregate import Completion
-from worker.core.errors import BadRequest, NotFound, UpstreamError
+from worker.core.errors import BadRequest, NotFound, RateLimited, UpstreamError
 from worker.core.ir import (
     Event,
     Finish,
@@ -347,7 +347,9 @@ def test_failure_after_the_first_byte_is_response_failed() -> None:
     assert failed[0]["sequence_number"] == started[-1]["sequence_number"] + 1
     response = failed[0]["response"]
     assert response["id"] == "resp_r4" and response["status"] == "failed"
-    assert response["error"] == {"code": "upstream_error", "message": "The upstream failed"}
+    assert response["error"] == {"code": "server_error", "message": "The upstream failed"}
+    limited = events_of(ResponsesStreamEncoder(parse(), "r6").error_event(RateLimited()))
+    assert limited[-1]["response"]["error"]["code"] == "rate_limit_exceeded"
 
 
 def test_failure_before_any_event_still_starts_the_response() -> None:

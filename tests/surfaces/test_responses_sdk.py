@@ -10,7 +10,7 @@ import httpx
 import openai
 import pydantic
 import pytest
-from openai.types.responses import Response
+from openai.types.responses import Response, ResponseCreatedEvent, ResponseFailedEvent
 
 from tests.conftest import API_KEY, AUTH
 from tests.servers import LiveServer
@@ -140,6 +140,7 @@ def test_a_timeout_after_keepalives_is_response_failed(
     gateway = live_gateway_factory(keepalive_interval=0.1, upstream_first_byte_timeout=0.5, retry_attempts=0)
     events = list(sdk(gateway).responses.create(model="qwq-32b", input="hi [sim:slow-start=3]", stream=True))
     assert [e.type for e in events] == ["response.created", "response.in_progress", "response.failed"]
-    failed = events[-1]
-    assert failed.type == "response.failed" and failed.response.id == events[0].response.id
-    assert failed.response.error is not None and failed.response.error.code == "upstream_timeout"
+    created, failed = events[0], events[-1]
+    assert isinstance(created, ResponseCreatedEvent) and isinstance(failed, ResponseFailedEvent)
+    assert failed.response.id == created.response.id
+    assert failed.response.error is not None and failed.response.error.code == "server_error"

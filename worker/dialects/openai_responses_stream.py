@@ -241,13 +241,16 @@ class ResponsesStreamEncoder:
         return out + self._event(kind, {"response": response})
 
     def error_event(self, error: GatewayError) -> bytes:
-        """`response.failed` with the items finished so far (after `response.created` if not yet sent)."""
+        """`response.failed` with the items finished so far (after `response.created` if not yet sent).
+
+        Its `code` is one of the values OpenAI's SDKs type it with (`rate_limit_exceeded`, else
+        `server_error`): the gateway's own code (`upstream_timeout`...) is in the log line."""
         out = self._start()
-        detail = error_body(error)["error"]
+        code = "rate_limit_exceeded" if error.status == 429 else "server_error"
         response = {
             **self._response,
             "status": "failed",
-            "error": {"code": detail["code"], "message": detail["message"]},
+            "error": {"code": code, "message": error_body(error)["error"]["message"]},
             "output": self._output,
         }
         return out + self._event("response.failed", {"response": response})
