@@ -59,6 +59,7 @@ SLUG = "/qwq-32b"
 CF_RUN = "/client/v4/accounts/abc/ai/run/@cf/qwen/qwq-32b"
 OPENAI = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
+RESPONSES = "/v1/responses"
 
 WEATHER_NESTED = {"type": "function", "function": WEATHER_FLAT}
 WEATHER_ANTHROPIC = {
@@ -92,6 +93,27 @@ def an(text: str = "Hello there", **extra: Any) -> dict[str, Any]:
     """An Anthropic messages body."""
     return {"model": "qwq-32b", "max_tokens": 256, "messages": user(text), **extra}
 
+
+def rs(given: Any = "Hello there", **extra: Any) -> dict[str, Any]:
+    """An OpenAI Responses API body (`given` is its `input`)."""
+    return {"model": "qwq-32b", "input": given, **extra}
+
+
+WEATHER_RESPONSES = {"type": "function", **WEATHER_FLAT}
+RESPONSES_WEATHER_TURN: list[dict[str, Any]] = [
+    {"role": "user", "content": "Weather in Paris?"},
+    {
+        "type": "function_call",
+        "call_id": "call000000001",
+        "name": "get_weather",
+        "arguments": '{"city": "Paris"}',
+    },
+    {
+        "type": "function_call_output",
+        "call_id": "call000000001",
+        "output": '{"temperature": 21, "sky": "clear"}',
+    },
+]
 
 ANTHROPIC_WEATHER_TURN = [
     {"role": "user", "content": "Weather in Paris?"},
@@ -427,6 +449,28 @@ def surface_cases(config: str) -> None:
     )
 
 
+def responses_cases(config: str) -> None:
+    """The OpenAI Responses API on the built-in simulator: items, typed streams, tools, formats, errors."""
+    case(config, "responses/plain", RESPONSES, rs(instructions="Be brief."))
+    case(config, "responses/plain-stream", RESPONSES, rs(stream=True, reasoning={"summary": "auto"}))
+    case(
+        config,
+        "responses/tools-stream",
+        RESPONSES,
+        rs("Weather in Paris?", tools=[WEATHER_RESPONSES, {"type": "web_search"}], stream=True),
+    )
+    case(config, "responses/tool-result", RESPONSES, rs(RESPONSES_WEATHER_TURN, tools=[WEATHER_RESPONSES]))
+    trip = {"format": {"type": "json_schema", "name": "trip", "schema": TRIP, "strict": True}}
+    case(config, "responses/json-schema", RESPONSES, rs("Plan a trip", text=trip))
+    case(config, "responses/length-stream", RESPONSES, rs(max_output_tokens=12, stream=True))
+    case(config, "responses/store-true", RESPONSES, rs(store=True, metadata={"run": "1"}))
+    case(config, "responses/previous-response-id", RESPONSES, rs(previous_response_id="resp_1"))
+    case(config, "responses/unknown-parameter", RESPONSES, rs(n=2))
+    case(config, "responses/no-key", RESPONSES, rs(), headers={})
+    case(config, "responses/get-stored", f"{RESPONSES}/resp_1", method="GET")
+    case(config, "responses/fault-disconnect-stream", RESPONSES, rs("hi [sim:disconnect]", stream=True))
+
+
 # The built-in simulator in-process. In every configuration /readyz comes first: its counters (attempts,
 # failures) must not depend on which cases ran before it, also when only some cases are selected.
 case("sim", "healthz", "/healthz", method="GET", headers={})
@@ -436,6 +480,7 @@ case("sim", "models", "/v1/models", method="GET")
 case("sim", "models-no-key", "/v1/models", method="GET", headers={})
 slug_cases("sim")
 surface_cases("sim")
+responses_cases("sim")
 
 # A body limit of 300 bytes, on every surface.
 for _path, _body, _headers in [
@@ -443,6 +488,7 @@ for _path, _body, _headers in [
     (CF_RUN, chat("x" * 400), AUTH),
     (OPENAI, oa("x" * 400), AUTH),
     (MESSAGES, an("x" * 400), ANTHROPIC),
+    (RESPONSES, rs("x" * 400), AUTH),
 ]:
     case("small", f"too-large{_path.replace('/', '-')}", _path, _body, headers=_headers)
 
@@ -475,6 +521,12 @@ case(
 case("live", "workers/tool-result", SLUG, {"messages": WEATHER_TURN, "tools": [WEATHER_NESTED], "seed": 5})
 case("live", "workers/guided-json", SLUG, chat("Plan a trip", guided_json=TRIP))
 case("live", "openai/stream-usage", OPENAI, oa(stream=True, stream_options={"include_usage": True}))
+case(
+    "live",
+    "responses/tools-stream",
+    RESPONSES,
+    rs("Weather in Paris?", tools=[WEATHER_RESPONSES], stream=True),
+)
 case("live", "openai/json-object", OPENAI, oa("Give JSON", response_format={"type": "json_object"}))
 case(
     "live",
@@ -518,6 +570,7 @@ case(
 )
 case("cloudflare", "workers/raw", SLUG, {"prompt": "<|im_start|>user\nhi<|im_end|>", "raw": True})
 case("cloudflare", "openai/plain", OPENAI, oa("Capital of France?"))
+case("cloudflare", "responses/plain-stream", RESPONSES, rs("Capital of France?", stream=True))
 case("cloudflare", "anthropic/stream", MESSAGES, an("Capital of France?", stream=True), headers=ANTHROPIC)
 for _marker in ("capacity", "timeout", "too-large", "bad-input", "no-envelope", "unsuccessful"):
     case("cloudflare", f"fault/{_marker}", SLUG, chat(f"hi [cf:{_marker}]"))
@@ -527,6 +580,7 @@ case("cloudflare", "fault/cut-stream", SLUG, chat("hi [cf:cut]", stream=True))
 # A gateway in front of another gateway (the `gateway` adapter).
 case("chain", "readyz", "/readyz", method="GET", headers={})
 case("chain", "workers/plain", SLUG, chat("Tell me about gateways", seed=3))
+case("chain", "responses/plain", RESPONSES, rs("Tell me about gateways", reasoning={"summary": "auto"}))
 case("chain", "workers/plain-stream", SLUG, chat("Tell me about gateways", seed=3, stream=True))
 case("chain", "choices/separate", f"{SLUG}?shape=choices&reasoning=separate", chat("Tell me about gateways"))
 case(
@@ -684,6 +738,7 @@ MASKS = [
     (re.compile(r'"call[0-9a-f]{5}"'), '"call<id5>"'),
     (re.compile(r'"call[0-9a-f]{12}"'), '"call<id12>"'),
     (re.compile(r'("created": ?)\d{9,}'), r"\1<time>"),
+    (re.compile(r'("created_at": ?)\d{9,}'), r"\1<time>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
 ]
 

@@ -99,6 +99,14 @@ def check_success_shape(example: str, text: str) -> str:
             body = orjson.loads(text)
             assert body["type"] == "message" and body["content"] and body["stop_reason"], example
         return "anthropic"
+    if "/v1/responses" in example:
+        if stream:
+            assert text.startswith("event: response.created\n"), example
+            assert text.rsplit("\n", 1)[-1].startswith('data: {"type":"response.completed"'), example
+        else:
+            body = orjson.loads(text)
+            assert body["object"] == "response" and body["status"] == "completed" and body["output"], example
+        return "responses"
     if "/v1/models" in example:
         body = orjson.loads(text)
         assert body["object"] == "list" and body["data"], example
@@ -170,7 +178,7 @@ def test_curl_examples_with_curl(live_gateway_factory: Callable[..., LiveServer]
         status_line, *lines = head.split("\r\n")
         headers = httpx.Headers([(n, v) for n, _, v in (line.partition(": ") for line in lines)])
         check_expected(expected, int(status_line.split()[1]), headers, body.encode(), block.code)
-    assert surfaces == {"workers", "cloudflare", "openai", "models", "anthropic", "health"}
+    assert surfaces == {"workers", "cloudflare", "openai", "models", "anthropic", "health", "responses"}
 
 
 PYTHON = [b for b in all_blocks() if b.lang == "python"]

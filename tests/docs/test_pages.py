@@ -33,6 +33,7 @@ EXPECTED_DOCS = {
     "deploying.md",
     "errors.md",
     "performance.md",
+    "responses.md",
     "streaming.md",
     "surfaces.md",
     "upstreams.md",

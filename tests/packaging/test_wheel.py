@@ -96,7 +96,7 @@ def test_the_wheel_carries_the_schemas_types_and_license_and_nothing_else(instal
         metadata = next(wheel.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
         top_level = next(wheel.read(n).decode() for n in names if n.endswith(".dist-info/top_level.txt"))
     assert {f"worker/schemas/{name}" for name in SCHEMAS} <= names
-    assert len(SCHEMAS) == 3 and "worker/py.typed" in names and "worker/dialects/validation.py" in names
+    assert len(SCHEMAS) == 4 and "worker/py.typed" in names and "worker/dialects/validation.py" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: MIT" in metadata
     assert top_level.split() == ["worker"]

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from tests.conftest import make_settings
 from worker.app import ALL_METHODS, create_app
 from worker.config.models import builtin_table
-from worker.dialects.schemas import anthropic_violations, openai_violations
+from worker.dialects.schemas import anthropic_violations, openai_violations, responses_violations
 from worker.surfaces.openapi import openapi_document
 
 SPEC = openapi_document(builtin_table(make_settings()))
@@ -74,3 +74,17 @@ def test_openai_schema_in_the_document_is_the_enforced_one(body: Any) -> None:
 @pytest.mark.parametrize("body", ANTHROPIC_BODIES)
 def test_anthropic_schema_in_the_document_is_the_enforced_one(body: Any) -> None:
     assert _validator("AnthropicMessagesRequest").is_valid(body) == (not anthropic_violations(body))
+
+
+RESPONSES_BODIES: list[Any] = [
+    {"model": "qwq-32b", "input": "hi"},
+    {"model": "qwq-32b", "input": [{"type": "function_call_output", "call_id": "c", "output": "x"}]},
+    {"model": "qwq-32b", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]},
+    {"model": "qwq-32b", "input": "hi", "tools": [{"type": "web_search"}, {"type": "function", "name": "f"}]},
+    {"model": "qwq-32b", "input": "hi", "n": 2},
+]
+
+
+@pytest.mark.parametrize("body", RESPONSES_BODIES)
+def test_responses_schema_in_the_document_is_the_enforced_one(body: Any) -> None:
+    assert _validator("OpenAIResponsesRequest").is_valid(body) == (not responses_violations(body))

@@ -132,6 +132,16 @@ def _embedded_schemas(body: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return found
 
 
+def resolve_model(table: ModelTable, name: str) -> ModelEntry:
+    """The model table entry `model` names, or OpenAI's 404 (`model_not_found`, the served names listed)."""
+    entry = table.resolve(name)
+    if entry is None:
+        raise NotFound(
+            f"The model '{name[:80]}' does not exist", {"param": "model", "models": sorted(table.entries)}
+        )
+    return entry
+
+
 def parse_request(body: Any, table: ModelTable) -> OpenAIChat:
     violations = openai_violations(body) or embedded_schema_violations(_embedded_schemas(body))
     if violations:
@@ -139,12 +149,7 @@ def parse_request(body: Any, table: ModelTable) -> OpenAIChat:
     n = body.get("n")
     if n not in (None, 1):
         raise BadRequest("Only n=1 is supported: ask again for more choices", {"param": "n"})
-    entry = table.resolve(body["model"])
-    if entry is None:
-        raise NotFound(
-            f"The model '{body['model'][:80]}' does not exist",
-            {"param": "model", "models": sorted(table.entries)},
-        )
+    entry = resolve_model(table, body["model"])
     tools = tuple(
         ToolSpec(
             t["function"]["name"],

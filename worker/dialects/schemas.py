@@ -1,4 +1,5 @@
-"""The request schemas of the OpenAI and Anthropic surfaces, read and compiled once at import.
+"""The request schemas of the OpenAI (chat completions, Responses) and Anthropic surfaces, read and
+compiled once at import.
 
 Violations are reported exactly as for `/:modelSlug` (every one, with its JSON pointer and a reason a
 person can act on), by reusing `worker.dialects.validation`'s unpacking of `oneOf` failures.
@@ -24,10 +25,13 @@ from worker.dialects.validation import json_pointer, read_schema, violations_of
 
 OPENAI_CHAT_SCHEMA = read_schema("openai-chat-completions.request.schema.json")
 ANTHROPIC_MESSAGES_SCHEMA = read_schema("anthropic-messages.request.schema.json")
+OPENAI_RESPONSES_SCHEMA = read_schema("openai-responses.request.schema.json")
 _OPENAI = Draft202012Validator(OPENAI_CHAT_SCHEMA)
 _ANTHROPIC = Draft202012Validator(ANTHROPIC_MESSAGES_SCHEMA)
 _FAST_OPENAI = jsonschema_rs.Draft202012Validator(OPENAI_CHAT_SCHEMA)
 _FAST_ANTHROPIC = jsonschema_rs.Draft202012Validator(ANTHROPIC_MESSAGES_SCHEMA)
+_RESPONSES = Draft202012Validator(OPENAI_RESPONSES_SCHEMA)
+_FAST_RESPONSES = jsonschema_rs.Draft202012Validator(OPENAI_RESPONSES_SCHEMA)
 
 
 def _check(
@@ -49,6 +53,10 @@ def openai_violations(body: Any) -> list[dict[str, str]]:
 
 def anthropic_violations(body: Any) -> list[dict[str, str]]:
     return _check(_FAST_ANTHROPIC, _ANTHROPIC, body)
+
+
+def responses_violations(body: Any) -> list[dict[str, str]]:
+    return _check(_FAST_RESPONSES, _RESPONSES, body)
 
 
 def summary(violations: list[dict[str, str]]) -> str:

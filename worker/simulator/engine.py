@@ -9,6 +9,8 @@ containing `[sim:error-503]`, `[sim:slow-start=1.5]`, `[sim:stall]`, `[sim:malfo
 `[sim:disconnect]` makes the simulator fail that way (see `Fault`); `[sim:bad-json]` makes its
 structured output invalid JSON, `[sim:bad-args]` its tool-call arguments, `[sim:no-call]` makes it
 answer in text although tools are offered;
+`[sim:args={"cmd": "ls"}]` makes its tool calls carry that JSON object as their arguments
+instead of an example made from the schema (to drive a real agent's tool, such as Codex's `exec_command`);
 their `-once` forms (`[sim:bad-json-once]`, `[sim:no-call-once]`) do so only on the first try
 (`first_try=False` on a repeated request), to test the gateway's retry.
 
@@ -22,6 +24,7 @@ system text, see `worker.simulator.tagged`) are called in Qwen's tagged text for
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from collections.abc import Mapping
@@ -40,6 +43,7 @@ _FAULT = re.compile(
     r"|no-call-once|no-call|bad-args)\]"
 )
 PARALLEL = "[sim:parallel]"
+ARGS = "[sim:args="
 
 _REASONING = (
     "Let me think about what is being asked here.",
@@ -187,6 +191,22 @@ def _answer(request: ChatRequest, rng: random.Random, fault: Fault | None, first
     return " ".join(rng.sample(_ANSWER, 3))
 
 
+def _given_arguments(request: ChatRequest) -> str | None:
+    """The JSON object of a `[sim:args={...}]` marker in the last user turn, re-serialized; None if
+    there is no marker or it does not hold a JSON object followed by `]`."""
+    text = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
+    start = text.find(ARGS)
+    if start < 0:
+        return None
+    try:
+        value, end = json.JSONDecoder().raw_decode(text, start + len(ARGS))
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or text[end : end + 1] != "]":
+        return None
+    return orjson.dumps(value).decode()
+
+
 def _object_example(parameters: Any) -> dict[str, Any]:
     """Tool arguments are always a JSON object, whatever odd schema the tool declares."""
     example = example_for(dict(parameters)) if isinstance(parameters, Mapping) else None
@@ -209,11 +229,12 @@ def generate(request: ChatRequest, first_try: bool = True) -> Generation:
         tools, choice = prompt_tools(request)
         tagged = bool(tools)
     chosen = () if _active(fault, "no-call", first_try) else _tools_to_call(request, tools, choice)
+    given = _given_arguments(request) if chosen else None
     calls: tuple[ToolCall, ...] = tuple(
         ToolCall(
             f"call{rng.randrange(16**9):09x}",
             tool.name,
-            orjson.dumps(_object_example(tool.parameters)).decode(),
+            given or orjson.dumps(_object_example(tool.parameters)).decode(),
         )
         for tool in chosen
     )

@@ -57,6 +57,9 @@ class Call:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     wrap: Callable[[AsyncIterator[Event]], AsyncIterator[Event]] | None = None
     """A last transformation of the answer's events (gateway-side stop sequences)."""
+    error_event: Callable[[GatewayError], bytes] | None = None
+    """The stream's failure event when it depends on the stream so far (the Responses API repeats the
+    response's id and numbering); the dialect's `error_event` otherwise."""
 
     def answer_headers(self) -> list[tuple[bytes, bytes]]:
         if not self.ignored:
@@ -133,7 +136,7 @@ class DialectEndpoint:
             if call.request.stream:
                 encode: Callable[[Event], bytes] = call.encoder(request_id)
                 render_error: Callable[[GatewayError], RenderedError] = dialect.render_error
-                error_event: Callable[[GatewayError], bytes] = dialect.error_event
+                error_event: Callable[[GatewayError], bytes] = call.error_event or dialect.error_event
                 if record is not None:
                     encode, render_error, error_event = _recorded(record, encode, render_error, error_event)
                 scope[STATUS_KEY] = await respond_stream(

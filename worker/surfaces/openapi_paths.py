@@ -1,4 +1,5 @@
-"""The OpenAPI description of the Cloudflare REST, OpenAI and Anthropic surfaces (merged into `openapi`).
+"""The OpenAPI description of the Cloudflare REST, OpenAI (chat, Responses) and Anthropic surfaces
+(merged into `openapi`).
 
 Request bodies are the vendored request schemas themselves (their `$defs` moved into
 `components/schemas` under a prefix, references rewritten), so the document describes exactly what
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.config.models import ModelTable
-from worker.dialects.schemas import ANTHROPIC_MESSAGES_SCHEMA, OPENAI_CHAT_SCHEMA
+from worker.dialects.schemas import ANTHROPIC_MESSAGES_SCHEMA, OPENAI_CHAT_SCHEMA, OPENAI_RESPONSES_SCHEMA
 
 COMPONENTS = "#/components/schemas/"
 
@@ -177,6 +178,82 @@ ANTHROPIC_ERROR: dict[str, Any] = {
     },
 }
 
+RESPONSES_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "description": "A response (never stored: `store` is always false). Streamed as typed events ending in "
+    "`response.completed`, `response.incomplete` or `response.failed`, each carrying this object.",
+    "required": ["id", "object", "created_at", "status", "model", "output", "usage", "incomplete_details"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^resp_"},
+        "object": {"const": "response"},
+        "created_at": {"type": "integer"},
+        "status": {"enum": ["completed", "incomplete", "failed", "in_progress"]},
+        "model": {"type": "string"},
+        "store": {"const": False},
+        "output": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "id"],
+                "properties": {"type": {"enum": ["reasoning", "message", "function_call"]}},
+            },
+        },
+        "incomplete_details": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "properties": {"reason": {"enum": ["max_output_tokens", "content_filter"]}},
+                },
+            ]
+        },
+        "usage": {
+            "type": ["object", "null"],
+            "required": ["input_tokens", "output_tokens", "total_tokens"],
+            "properties": {
+                "input_tokens": {"type": "integer"},
+                "output_tokens": {"type": "integer"},
+                "total_tokens": {"type": "integer"},
+                "input_tokens_details": {"type": "object"},
+                "output_tokens_details": {"type": "object"},
+            },
+        },
+    },
+}
+
+
+def _responses_operations(names: list[str]) -> dict[str, Any]:
+    create = {
+        "operationId": "createResponse",
+        "summary": "OpenAI Responses API (reasoning as a `reasoning` item; nothing is stored)",
+        "security": [{"bearer": []}],
+        "requestBody": _body("OpenAIResponsesRequest", names),
+        "responses": {
+            "200": _answer("ResponsesAnswer"),
+            **_errors(
+                "OpenAIError",
+                {
+                    "400": "Invalid request (param names the field), an unknown parameter, or "
+                    "previous_response_id (responses are not stored)",
+                    "404": "No such model",
+                    "504": "The upstream did not answer in time",
+                    **COMMON_ERRORS,
+                },
+            ),
+        },
+    }
+    retrieve = {
+        "operationId": "retrieveResponse",
+        "summary": "Always 404 `response_not_found`: the gateway does not store responses",
+        "security": [{"bearer": []}],
+        "parameters": [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {
+            "401": _json("Missing or invalid API key", "OpenAIError"),
+            "404": _json("No stored response (none ever is)", "OpenAIError"),
+        },
+    }
+    return {"/v1/responses": {"post": create}, "/v1/responses/{response_id}": {"get": retrieve}}
+
 
 def model_names(table: ModelTable) -> list[str]:
     """Every name the model table resolves: slugs, Cloudflare ids and upstream model names."""
@@ -283,6 +360,7 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
         "/v1/models": {"get": _models_operation("listModels", [])},
         "/v1/openai/models": {"get": _models_operation("deepinfraListModels", [])},
         "/v1/messages": {"post": messages},
+        **_responses_operations(names),
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",
@@ -297,6 +375,7 @@ def surface_schemas() -> dict[str, Any]:
     requests = {
         **_components(OPENAI_CHAT_SCHEMA, "OpenAIChatRequest", "OpenAIIn"),
         **_components(ANTHROPIC_MESSAGES_SCHEMA, "AnthropicMessagesRequest", "AnthropicIn"),
+        **_components(OPENAI_RESPONSES_SCHEMA, "OpenAIResponsesRequest", "ResponsesIn"),
     }
     return {
         **requests,
@@ -306,6 +385,7 @@ def surface_schemas() -> dict[str, Any]:
         "ModelList": MODEL_LIST,
         "AnthropicMessage": ANTHROPIC_MESSAGE,
         "AnthropicError": ANTHROPIC_ERROR,
+        "ResponsesAnswer": RESPONSES_ANSWER,
     }
 
 

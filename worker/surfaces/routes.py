@@ -10,6 +10,7 @@ from worker.surfaces.anthropic import AnthropicDialect
 from worker.surfaces.cloudflare import CloudflareRunDialect
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.openai import ModelsEndpoint, OpenAIChatDialect
+from worker.surfaces.responses import ResponsesDialect, StoredResponseEndpoint
 
 
 def surface_routes(state: AppState) -> list[Route]:
@@ -28,4 +29,6 @@ def surface_routes(state: AppState) -> list[Route]:
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/openai/models", models, methods=["GET"]),
         Route("/v1/messages", DialectEndpoint(state, AnthropicDialect()), methods=["POST"]),
+        Route("/v1/responses", DialectEndpoint(state, ResponsesDialect()), methods=["POST"]),
+        Route("/v1/responses/{response_id}", StoredResponseEndpoint(state), methods=["GET"]),
     ]
