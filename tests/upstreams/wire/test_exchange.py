@@ -13,12 +13,12 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.faults.upstream import brotli, zstandard
 from worker.config.models import Target
 from worker.core.errors import BadRequest, GatewayError, UpstreamBadResponse, UpstreamError
 from worker.core.ir import ChatRequest, Event, Finish, Message, TextDelta, ToolCallDelta, Usage, UsageEvent
 from worker.upstreams.chained import ChainedGateway
 from worker.upstreams.openai_compat import OpenAICompatible
-from worker.upstreams.wire.encoding import brotli, zstandard  # the dev install has both
 from worker.upstreams.wire.exchange import MAX_BODY_TAIL, HttpUpstream
 from worker.upstreams.wire.seam import Timeouts
 from worker.upstreams.wire.sse import MAX_EVENT_CHARS
