@@ -66,6 +66,9 @@ def _closed_usage(event: UsageEvent, tally: TokenTally) -> UsageEvent:
 INLINE_CLOSE = TextDelta(THINK_CLOSE)
 REASONING_END = ReasoningEnd()
 TAG_TAIL = len(THINK_CLOSE) - 1  # the longest end of a chunk that can be the start of the tag
+# White space held back (before a JSON answer's first character, or at the end of the reasoning in case
+# it is its end) is bounded: memory per stream must not grow with the answer, even one of blanks.
+MAX_HELD_SPACE = 4096
 
 
 async def split_reasoning(
@@ -91,10 +94,10 @@ async def split_reasoning(
             if undecided and isinstance(event, TextDelta):
                 held += event.text
                 first = held.lstrip()[:1]
-                if not first:
+                if not first and len(held) <= MAX_HELD_SPACE:
                     continue
-                undecided = False
-                if first in "{[":
+                undecided = False  # (white space only, and that much of it: not an answer opening with JSON)
+                if first and first in "{[":
                     state = "answer"
                 event, held = TextDelta(held), ""
             if isinstance(event, ReasoningDelta):
@@ -207,6 +210,9 @@ async def _trimmed(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIt
                 pending = text[len(body) :]
                 if body:
                     yield event if body is event.text else ReasoningDelta(body)
+                elif len(pending) > MAX_HELD_SPACE:  # that much white space is not a trailing gap: pass it on
+                    yield ReasoningDelta(pending)
+                    pending = ""
                 continue
             if isinstance(event, ReasoningEnd):
                 pending = ""
