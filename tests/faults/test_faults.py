@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.faults.harness import SURFACES, GatewayProcess, Outcome, UpstreamThread, ask, model_table, request
+from tests.proxies import Proxy
 
 ANSWERED = "Hello from the fault upstream, all in one piece."
 # A timeout's status on each surface: the `/:modelSlug` contract has no 504, Cloudflare's REST API
@@ -77,6 +78,21 @@ def gateway(upstream: UpstreamThread, tmp_path_factory: pytest.TempPathFactory) 
     started.stop()
 
 
+@pytest.fixture(scope="module")
+def proxied_gateway(
+    upstream: UpstreamThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """The same gateway through an outbound SOCKS5 proxy: the other wire (httpx's), which splices the
+    upstream's bytes through untouched."""
+    proxy = Proxy("socks5")
+    proxy.start()
+    table = model_table(tmp_path_factory.mktemp("proxied") / "models.toml", upstream.port)
+    started = GatewayProcess(table, UPSTREAM_PROXY=proxy.url)
+    yield started
+    started.stop()
+    proxy.stop()
+
+
 def check(seen: Outcome, expect: Expect, surface: str, stream: bool) -> None:
     if expect.status is None:
         assert seen.status == 200 and not seen.errors, seen.raw
@@ -105,12 +121,25 @@ def test_every_fault_on_every_surface(
         assert seen.headers["retry-after"] == "7"
 
 
-@pytest.mark.parametrize("surface", SURFACES)
+# What the wire decides (decoding, the body cap, the end at `[DONE]`), on the proxy wire too.
+ON_BOTH_WIRES = ["ok", "gzip", "deflate", "br", "zstd", "unknown-encoding", "done-only", "huge-event"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("fault", ON_BOTH_WIRES)
+def test_the_proxy_wire_meets_the_same_faults_alike(
+    proxied_gateway: GatewayProcess, fault: str, stream: bool
+) -> None:
+    check(ask(proxied_gateway, "openai", f"fault:{fault}", stream), FAULTS[fault], "openai", stream)
+
+
+@pytest.mark.parametrize(("wire", "surface"), [*(("aiohttp", s) for s in SURFACES), ("proxy", "openai")])
 def test_the_end_does_not_wait_for_a_body_kept_open_after_done(
-    gateway: GatewayProcess, upstream: UpstreamThread, surface: str
+    request: pytest.FixtureRequest, upstream: UpstreamThread, wire: str, surface: str
 ) -> None:
     """The client has its whole answer while the upstream still holds its body open (it would for
     30 s); the gateway then closes that connection in the background instead of pooling it."""
+    gateway = request.getfixturevalue("gateway" if wire == "aiohttp" else "proxied_gateway")
     seen = ask(gateway, surface, "fault:open-after-done", True)
     still_open = upstream.upstream.held_open
     check(seen, SUCCESS, surface, True)
