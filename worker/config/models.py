@@ -9,6 +9,7 @@ simulator when that is empty) or read from the TOML file named by `MODELS_FILE`:
     context_window = 24000
     price_input_per_m = 0.66
     price_output_per_m = 1.00
+    default_max_tokens = 2048                # optional: max_tokens of a request that names none
 
     [[models.qwq-32b.targets]]
     adapter = "openai"                       # "openai", "workers-ai", "gateway" or "simulator"
@@ -78,6 +79,9 @@ class ModelEntry:
     price_input_per_m: float = 0.0
     price_output_per_m: float = 0.0
     strategy: str = "failover"
+    default_max_tokens: int | None = None
+    """`max_tokens` for a request that names none. None: the Workers AI schema's 256 on `/{slug}` and
+    Cloudflare REST, and no limit sent on OpenAI chat completions (the upstream's own)."""
 
     @property
     def primary(self) -> Target:
@@ -176,6 +180,7 @@ def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTab
             price_input_per_m=_field(where, raw, "price_input_per_m", float, 0.0),
             price_output_per_m=_field(where, raw, "price_output_per_m", float, 0.0),
             strategy=_choice(where, raw, "strategy", STRATEGIES, "failover"),
+            default_max_tokens=_positive_or_none(where, raw, "default_max_tokens"),
         )
     return ModelTable(entries)
 
@@ -203,6 +208,15 @@ def _choice(where: str, data: Mapping[str, Any], name: str, allowed: frozenset[s
     value: str = _field(where, data, name, str, default)
     if value not in allowed:
         raise SettingsError(f"{where}: field '{name}' must be one of {sorted(allowed)}, got {value!r}")
+    return value
+
+
+def _positive_or_none(where: str, data: Mapping[str, Any], name: str) -> int | None:
+    if name not in data:
+        return None
+    value: int = _field(where, data, name, int)
+    if value < 1:
+        raise SettingsError(f"{where}: field '{name}' must be at least 1, got {value!r}")
     return value
 
 
