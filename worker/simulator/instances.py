@@ -143,7 +143,8 @@ class _Maker:
         out = [self.make(tuple_items[i], depth + 1) for i in range(min(wanted, len(tuple_items)))]
         extra = [self.make(rest, depth + 1) for _ in range(len(out), min(wanted, high))]
         if schema.get("uniqueItems"):
-            extra = [_vary(value, i) for i, value in enumerate(extra)]
+            step = rest.get("multipleOf", 1) if isinstance(rest, dict) else 1
+            extra = [_vary(value, i, step) for i, value in enumerate(extra)]
         return out + extra
 
 
@@ -218,12 +219,12 @@ def _matches(pattern: str, text: str) -> bool:
         return False
 
 
-def _vary(value: Any, index: int) -> Any:
+def _vary(value: Any, index: int, step: Any) -> Any:
     """Tell items apart for `uniqueItems`: the same kind of value, made distinct by its position."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int | float):
-        return value + index
+        return value + index * (step if isinstance(step, int | float) and step > 0 else 1)
     if isinstance(value, str):
         return value if index == 0 else f"{value}{index}"
     if isinstance(value, dict):
