@@ -80,8 +80,9 @@ class ModelEntry:
     price_output_per_m: float = 0.0
     strategy: str = "failover"
     default_max_tokens: int | None = None
-    """`max_tokens` for a request that names none. None: the Workers AI schema's 256 on `/{slug}` and
-    Cloudflare REST, and no limit sent on OpenAI chat completions (the upstream's own)."""
+    """`max_tokens` for a request that names none. None (`0` or absent in the file): the Workers AI
+    schema's 256 on `/{slug}` and Cloudflare REST, and no limit sent on OpenAI chat completions (the
+    upstream's own)."""
 
     @property
     def primary(self) -> Target:
@@ -180,7 +181,7 @@ def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTab
             price_input_per_m=_field(where, raw, "price_input_per_m", float, 0.0),
             price_output_per_m=_field(where, raw, "price_output_per_m", float, 0.0),
             strategy=_choice(where, raw, "strategy", STRATEGIES, "failover"),
-            default_max_tokens=_positive_or_none(where, raw, "default_max_tokens"),
+            default_max_tokens=_non_negative(where, raw, "default_max_tokens", int, 0) or None,
         )
     return ModelTable(entries)
 
@@ -208,15 +209,6 @@ def _choice(where: str, data: Mapping[str, Any], name: str, allowed: frozenset[s
     value: str = _field(where, data, name, str, default)
     if value not in allowed:
         raise SettingsError(f"{where}: field '{name}' must be one of {sorted(allowed)}, got {value!r}")
-    return value
-
-
-def _positive_or_none(where: str, data: Mapping[str, Any], name: str) -> int | None:
-    if name not in data:
-        return None
-    value: int = _field(where, data, name, int)
-    if value < 1:
-        raise SettingsError(f"{where}: field '{name}' must be at least 1, got {value!r}")
     return value
 
 
