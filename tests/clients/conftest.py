@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import API_KEY, make_settings
 from tests.scripted import Reply, ScriptedUpstream, chunk
-from tests.servers import LiveServer
+from tests.servers import LiveServer, serving
 from worker.app import create_app
 
 CLIENTS = Path(__file__).parent
@@ -43,29 +43,23 @@ class _EveryMessage(dict[str, Reply]):
         return MID_STREAM_FAILURE
 
 
-def _serve(app: Any) -> Iterator[LiveServer]:
-    server = LiveServer(app)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="session")
 def sim_gateway() -> Iterator[LiveServer]:
-    yield from _serve(create_app(make_settings(simulator_reasoning_field=1, **STEADY)))
+    with serving(create_app(make_settings(simulator_reasoning_field=1, **STEADY))) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def failing_upstream() -> Iterator[LiveServer]:
-    yield from _serve(ScriptedUpstream(_EveryMessage()))
+    with serving(ScriptedUpstream(_EveryMessage())) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def failing_gateway(failing_upstream: LiveServer) -> Iterator[LiveServer]:
     settings = make_settings(upstream_url=f"{failing_upstream.url}/v1", **STEADY)
-    yield from _serve(create_app(settings))
+    with serving(create_app(settings)) as server:
+        yield server
 
 
 def run_node(script: str, gateway: LiveServer, scenarios: list[str]) -> dict[str, Any]:
