@@ -74,6 +74,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             }
         },
     },
+    "required recursive optional (pydantic linked list)": {
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {"next": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]}},
+                "required": ["next"],
+            }
+        },
+        "$ref": "#/$defs/Node",
+    },
     "nullable type list": {"type": ["null", "integer"], "maximum": 0},
 }
 

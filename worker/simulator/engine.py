@@ -15,8 +15,9 @@ their `-once` forms (`[sim:bad-json-once]`, `[sim:no-call-once]`) do so only on 
 Offered tools are called (arguments made from the tool's parameter schema) while the last turn is the
 user's; after a tool result it answers in text. `[sim:parallel]` makes it call two tools at once (the
 first two offered, or the only one twice). Tools offered only through the prompt (`<tools>` in the
-system text, see `worker.simulator.tagged`) are called in Qwen's tagged text form. With `guided_json`
-(or JSON mode) the answer is an instance of the schema.
+system text, see `worker.simulator.tagged`) are called in Qwen's tagged text form; a forced `tool_choice`
+(`required` or a named function) is a call after a tool result too. With `guided_json` the answer is an
+instance of the schema (`worker.simulator.instances`); in JSON mode, a small non-empty object.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ draft-07's array `items` with `additionalItems`), and strings take the shape the
 fields get exercised); a required name that `properties` does not describe gets a string.
 
 Recursive schemas end: past `MAX_DEPTH` levels an array is as short and an object as small (required
-members only) as the schema allows.
+members only) as the schema allows, and a nullable branch is taken as null.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class _Maker:
     def make(self, schema: Any, depth: int) -> Any:
         if schema is True or schema == {}:
             return "example"
-        if not isinstance(schema, dict):
+        if not isinstance(schema, dict) or depth > MAX_DEPTH * 4:  # past that, no finite instance
             return None
         schema = self._flatten(schema, depth)
         if "const" in schema:
@@ -100,7 +100,9 @@ class _Maker:
         for key in ("anyOf", "oneOf"):
             branches = [b for b in schema.get(key) or () if isinstance(b, dict | bool)]
             if branches:
-                chosen = next((b for b in branches if not _is_null(b)), branches[0])
+                # Deep in a recursive schema, a null branch (pydantic's `Optional["Node"]`) ends it.
+                nulls = [b for b in branches if _is_null(b)] if depth >= MAX_DEPTH else []
+                chosen = nulls[0] if nulls else next((b for b in branches if not _is_null(b)), branches[0])
                 rest = {k: v for k, v in schema.items() if k != key}
                 merged = _merge(rest, self._flatten(chosen, depth)) if isinstance(chosen, dict) else chosen
                 return self.make(merged, depth)
