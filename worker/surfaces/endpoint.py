@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from worker.config.models import ModelEntry
 from worker.core.aggregate import Completion, aggregate
 from worker.core.errors import GatewayError
-from worker.core.ir import ChatRequest, Event, UsageEvent
+from worker.core.ir import ChatRequest, Event, Finish, UsageEvent
 from worker.core.outcome import RequestRecord
 from worker.state import AppState
 from worker.web.access_log import STATUS_KEY, record_of, request_id_of
@@ -150,6 +150,7 @@ class DialectEndpoint:
             completion = await aggregate(events)
             if record is not None:
                 record.usage = completion.usage
+                record.finish_reason = completion.finish_reason
             await send_json(send, 200, call.render(completion, request_id), call.answer_headers())
 
 
@@ -170,6 +171,8 @@ def _recorded(
     def encode_noting_usage(event: Event) -> bytes:
         if type(event) is UsageEvent:
             record.usage = event.usage
+        elif type(event) is Finish:
+            record.finish_reason = event.reason
         return encode(event)
 
     def render_noting_code(error: GatewayError) -> RenderedError:
