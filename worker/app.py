@@ -210,7 +210,7 @@ def observe(state: AppState) -> tuple[Metrics | None, Tracing | None]:
     if settings.metrics:
         from worker.observe.metrics import Metrics
 
-        metrics = Metrics(state.table, state.router.health, per_key=settings.metrics_per_key)
+        metrics = Metrics(state.table, state.router.health, per_key=settings.metrics_key_ids)
         state.sinks.append(metrics.sink)
         state.router.observers.append(metrics)
     hooks.install(metrics)

@@ -106,7 +106,7 @@ class Settings:
     metrics_key: str = _setting(
         "", "Bearer token `GET /metrics` requires (401 without it); empty: `/metrics` is open.", secret=True
     )
-    metrics_per_key: bool = _setting(
+    metrics_key_ids: bool = _setting(
         False, "Add the `qwq_gateway_key_*` metrics, labelled by client key id (one series per key)."
     )
     otel_exporter_otlp_endpoint: str = _setting(

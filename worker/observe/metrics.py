@@ -12,7 +12,7 @@ Where each figure comes from:
 Names follow the OpenTelemetry GenAI semantic conventions in Prometheus form where one exists
 (`gen_ai_server_request_duration_seconds`, ...), `qwq_gateway_` elsewhere. Labels are bounded: surfaces,
 model slugs and target names come from the configuration, statuses and outcomes from small fixed sets;
-a key's id appears only in the `qwq_gateway_key_*` family, which exists only with `METRICS_PER_KEY=1`.
+a key's id appears only in the `qwq_gateway_key_*` family, which exists only with `METRICS_KEY_IDS=1`.
 
 With several worker processes (`qwq-gateway --workers N`) prometheus-client's multiprocess mode keeps each
 process's values in files under `PROMETHEUS_MULTIPROC_DIR` (set up by `qwq-gateway`), and a scrape of any
@@ -36,6 +36,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
@@ -45,6 +46,9 @@ from worker.core.ir import Usage
 from worker.core.outcome import RequestRecord
 from worker.observe.attempts import AttemptTarget
 from worker.observe.prices import Prices
+
+# The `*_created` series (a timestamp per labelled child) double the page for nothing a dashboard uses.
+disable_created_metrics()
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
