@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
     from_server = settings is None
     try:
         settings = settings or load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         state: AppState = build_state(settings)
         configure_logging(settings.log_level, settings.log_format, Prices(state.table))
         observers = observe(state)

@@ -48,7 +48,7 @@ from worker.observe.attempts import AttemptTarget
 from worker.observe.prices import Prices
 
 # The `*_created` series (a timestamp per labelled child) double the page for nothing a dashboard uses.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
