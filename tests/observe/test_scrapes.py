@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import API_KEY, AUTH
+from tests.observe.queries import dashboard_queries, documented_queries
 from tests.observe.scrape import total
 from tests.processes import clean_env, first_answer, stop
 from tests.servers import LiveServer, free_port
@@ -61,6 +62,10 @@ def test_a_real_prometheus_scrapes_the_request_count(
             if result:
                 seen.append(result[0]["value"][1])
         targets = httpx.get(f"http://127.0.0.1:{port}/api/v1/targets", timeout=5).json()
+        # Every query the docs and the dashboard show is valid PromQL to this server.
+        for promql in documented_queries() + dashboard_queries():
+            answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": promql}, timeout=5)
+            assert answer.json()["status"] == "success", (promql, answer.text)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -8,13 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.conftest import AUTH
+from tests.conftest import AUTH, make_settings
 from tests.observe.upstream import HeaderCapture
 from tests.servers import LiveServer, serving
+from worker.app import create_app
+from worker.config.settings import SettingsError
 from worker.simulator.plumbing import answer_lifespan, read_all
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -133,3 +136,9 @@ def test_tracing_off_loads_nothing_of_opentelemetry() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_tracing_asked_for_without_the_extra_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "worker.observe.tracing", None)  # as if OpenTelemetry were absent
+    with pytest.raises(SettingsError, match=r"qwq-gateway\[otel\]"):
+        create_app(make_settings(otel_exporter_otlp_endpoint="http://127.0.0.1:4318"))

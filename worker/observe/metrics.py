@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -46,6 +46,7 @@ from worker.core.ir import Usage
 from worker.core.outcome import RequestRecord
 from worker.observe.attempts import AttemptTarget
 from worker.observe.prices import Prices
+from worker.observe.series import Families, Family
 
 # The `*_created` series (a timestamp per labelled child) double the page for nothing a dashboard uses.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -71,120 +72,108 @@ class Metrics:
         health: Callable[[], Mapping[str, Any]] | None = None,
         per_key: bool = False,
     ) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry(auto_describe=False)
         self._health = health
         self._prices = Prices(table)
-        r = self.registry
-        self.requests = Counter(
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        make = _Maker(self.registry, self.multiprocess)
+        self.requests = make.counter(
             "qwq_gateway_requests",
             "Requests answered, by surface, model and HTTP status (499: the client left).",
             ["surface", "model", "status"],
-            registry=r,
         )
-        self.duration = Histogram(
+        self.duration = make.histogram(
             "gen_ai_server_request_duration_seconds",
             "Seconds from a request's arrival to the end of its answer.",
             ["surface", "model"],
             buckets=DURATION_BUCKETS,
-            registry=r,
         )
-        self.ttft = Histogram(
+        self.ttft = make.histogram(
             "gen_ai_server_time_to_first_token_seconds",
             "Seconds from a request's arrival to the first event of its answer.",
             ["surface", "model"],
             buckets=DURATION_BUCKETS,
-            registry=r,
         )
-        self.overhead = Histogram(
+        self.overhead = make.histogram(
             "qwq_gateway_overhead_seconds",
             "The gateway's own added latency: a request's duration less the time its upstream attempts took.",
             ["surface"],
             buckets=OVERHEAD_BUCKETS,
-            registry=r,
         )
-        self.tokens = Histogram(
+        self.tokens = make.histogram(
             "gen_ai_client_token_usage",
             "Tokens per request by model and type (input: the prompt; output: "
             "the completion, reasoning included).",
             ["model", "token_type"],
             buckets=TOKEN_BUCKETS,
-            registry=r,
         )
-        self.reasoning = Counter(
+        self.reasoning = make.counter(
             "qwq_gateway_reasoning_tokens",
             "Reasoning tokens (part of the output tokens), by model.",
             ["model"],
-            registry=r,
         )
-        self.cost = Counter(
+        self.cost = make.counter(
             "qwq_gateway_cost_usd",
             "Cost in US dollars at the model table's prices, by model.",
             ["model"],
-            registry=r,
         )
-        self.attempts = Counter(
+        self.attempts = make.counter(
             "qwq_gateway_upstream_attempts",
             "Upstream attempts by target and outcome (`ok`, an error code, or `cancelled`).",
             ["target", "outcome"],
-            registry=r,
         )
-        self.attempt_duration = Histogram(
+        self.attempt_duration = make.histogram(
             "gen_ai_client_operation_duration_seconds",
             "Seconds of each upstream attempt, to the end of its answer or its failure.",
             ["target", "outcome"],
             buckets=DURATION_BUCKETS,
-            registry=r,
         )
-        self.open_streams = Gauge(
+        self.open_streams = make.gauge(
             "qwq_gateway_open_streams",
             "Streamed answers being sent now.",
-            registry=r,
-            multiprocess_mode="livesum",
+            mode="livesum",
         )
-        self.breaker = Gauge(
+        self.breaker = make.gauge(
             "qwq_gateway_breaker_state",
             "Circuit breaker of each target: 0 closed, 1 half-open, 2 open.",
             ["target"],
-            registry=r,
-            multiprocess_mode="livemax",
+            mode="livemax",
         )
-        self.resting = Gauge(
+        self.resting = make.gauge(
             "qwq_gateway_upstream_keys_resting",
             "Upstream API keys of each target resting after a 401, 403 or 429.",
             ["target"],
-            registry=r,
-            multiprocess_mode="livemax",
+            mode="livemax",
         )
-        self.limited = Counter(
+        self.limited = make.counter(
             "qwq_gateway_rate_limited",
             "Requests refused by a rate limit, by limit (`requests`, `tokens`, `concurrency`).",
             ["limit"],
-            registry=r,
         )
-        self.budget = Counter(
-            "qwq_gateway_budget_rejections", "Requests refused because a budget was spent.", registry=r
+        self.budget = make.counter(
+            "qwq_gateway_budget_rejections",
+            "Requests refused because a budget was spent.",
         )
-        self.dropped = Counter(
+        self.dropped = make.counter(
             "qwq_gateway_usage_dropped",
             "Usage records dropped because the usage queue was full.",
-            registry=r,
         )
         self.per_key = per_key
         if per_key:
-            self.key_requests = Counter(
+            self.key_requests = make.counter(
                 "qwq_gateway_key_requests",
                 "Requests by client key id and status.",
                 ["key_id", "status"],
-                registry=r,
             )
-            self.key_tokens = Counter(
+            self.key_tokens = make.counter(
                 "qwq_gateway_key_tokens",
                 "Tokens by client key id and type.",
                 ["key_id", "token_type"],
-                registry=r,
             )
-            self.key_cost = Counter(
-                "qwq_gateway_key_cost_usd", "Cost in US dollars by client key id.", ["key_id"], registry=r
+            self.key_cost = make.counter(
+                "qwq_gateway_key_cost_usd",
+                "Cost in US dollars by client key id.",
+                ["key_id"],
             )
         self._by_request: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = {}
         self._by_model: dict[str, tuple[Any, Any, Any, Any]] = {}
@@ -263,8 +252,11 @@ class Metrics:
             self._by_attempt[(name, outcome)] = children
         children[0].inc()
         children[1].observe(seconds)
-        self.breaker.labels(name).set(BREAKER_CODES.get(breaker, 0))
-        self.resting.labels(name).set(resting)
+        if self.multiprocess:
+            # Each worker writes its own view now: a scrape reads the files, not the other processes.
+            # With one process the scrape reads `/readyz`'s view itself (`refresh`).
+            self.breaker.labels(name).set(BREAKER_CODES.get(breaker, 0))
+            self.resting.labels(name).set(resting)
 
     # -- the scrape ----------------------------------------------------------------------------------
 
@@ -304,6 +296,33 @@ class _TimedAttempt:
 
 def _clock() -> float:
     return time.perf_counter()
+
+
+class _Maker:
+    """Metric families: this module's lock-free ones (`series`), or prometheus-client's own in
+    multiprocess mode, where the values must go to its shared files."""
+
+    def __init__(self, registry: CollectorRegistry, multiprocess: bool) -> None:
+        self.registry = registry
+        self.multiprocess = multiprocess
+        self.local = Families()
+        if not multiprocess:
+            registry.register(self.local)
+
+    def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Any:
+        if self.multiprocess:
+            return Counter(name, doc, labels, registry=self.registry)
+        return self.local.add(Family("counter", name, doc, labels))
+
+    def histogram(self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Any:
+        if self.multiprocess:
+            return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+        return self.local.add(Family("histogram", name, doc, labels, buckets))
+
+    def gauge(self, name: str, doc: str, labels: Sequence[str] = (), mode: str = "livesum") -> Any:
+        if self.multiprocess:
+            return Gauge(name, doc, labels, registry=self.registry, multiprocess_mode=mode)  # type: ignore[arg-type]
+        return self.local.add(Family("gauge", name, doc, labels))
 
 
 def mark_process_dead(pid: int | None = None) -> None:
