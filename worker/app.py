@@ -208,11 +208,14 @@ def observe(state: AppState) -> tuple[Metrics | None, Tracing | None]:
     settings = state.settings
     metrics: Metrics | None = None
     if settings.metrics:
-        from worker.observe.metrics import Metrics
-
-        metrics = Metrics(state.table, state.router.health, per_key=settings.metrics_key_ids)
-        state.sinks.append(metrics.sink)
-        state.router.observers.append(metrics)
+        try:
+            from worker.observe.metrics import Metrics
+        except ImportError:  # a bundle without prometheus-client (the Cloudflare Worker's): serve, uncounted
+            logging.getLogger("worker").warning("METRICS is on but prometheus-client is missing: no metrics")
+        else:
+            metrics = Metrics(state.table, state.router.health, per_key=settings.metrics_key_ids)
+            state.sinks.append(metrics.sink)
+            state.router.observers.append(metrics)
     hooks.install(metrics)
     tracing: Tracing | None = None
     if settings.otel_exporter_otlp_endpoint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -178,3 +179,14 @@ def test_a_breaker_that_opened_shows_on_the_next_scrape(
         assert httpx.post(f"{gateway.url}/qwq-32b", json=ASK, headers=AUTH, timeout=15).status_code >= 500
         page = httpx.get(f"{gateway.url}/metrics", timeout=5).text
     assert value(page, "qwq_gateway_breaker_state", target="qwq-32b#1") == 2
+
+
+async def test_without_prometheus_client_the_gateway_serves_uncounted(
+    monkeypatch: pytest.MonkeyPatch, log_lines: list[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "worker.observe.metrics", None)  # as in a bundle without it
+    app = create_app(make_settings())
+    assert any("prometheus-client is missing" in line for line in log_lines)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as c:
+        assert (await c.post("/qwq-32b", json=ASK, headers=AUTH)).status_code == 200
+        assert (await c.get("/metrics")).status_code == 404
