@@ -85,7 +85,7 @@ def test_every_line_is_json_with_the_request_id_and_no_secret_at_debug_level() -
     streamed = next(o for o in access if o["path"] == "/v1/chat/completions")
     assert streamed["streamed"] is True and streamed["request_id"] == chat.headers["x-request-id"]
     refused = next(o for o in access if o["status"] == 401)
-    assert refused["request_id"] and "model" not in refused  # refused before a model was named
+    assert refused["request_id"] and refused["surface"] == "workers" and refused["model"] == ""
 
 
 def test_the_formatter_alone() -> None:

@@ -40,8 +40,8 @@ async def test_requests_tokens_cost_and_latency_are_counted(client: httpx.AsyncC
 
     assert value(page, "qwq_gateway_requests_total", surface="workers", model="qwq-32b", status="200") == 2
     assert value(page, "qwq_gateway_requests_total", surface="openai", model="qwq-32b", status="200") == 1
-    # Refused before the body named a model: counted, under neither surface nor model.
-    assert value(page, "qwq_gateway_requests_total", surface="none", model="none", status="401") == 1
+    # Refused before the body named a model: counted under its surface, with no model.
+    assert value(page, "qwq_gateway_requests_total", surface="workers", model="none", status="401") == 1
     assert total(page, "gen_ai_server_request_duration_seconds_count", model="qwq-32b") == 3
     assert total(page, "gen_ai_server_time_to_first_token_seconds_count", model="qwq-32b") == 3
     assert total(page, "qwq_gateway_overhead_seconds_count") == 3

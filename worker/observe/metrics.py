@@ -196,7 +196,7 @@ class Metrics:
             self._by_request[key] = children
         requests, duration, ttft, overhead = children
         requests.inc()
-        if not record.surface:  # /healthz, /metrics, a 404: counted, not timed as model requests
+        if not record.model:  # refused before a model was named, or no model route: counted, not timed
             return
         duration.observe(record.duration)
         if record.first_event_at is not None:

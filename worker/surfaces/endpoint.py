@@ -115,15 +115,16 @@ class DialectEndpoint:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         state, dialect = self.state, self.dialect
+        record = record_of(scope)
+        if record is not None:  # before any check: a refusal counts under its surface too
+            record.surface = dialect.surface
         dialect.authenticate(state.keys, scope)
         located = dialect.locate(scope, state)
         require_json(scope)
         body = await read_body(scope, receive, state.settings.max_body_bytes)
         call = dialect.parse(decode_json(body), located, scope, state)
         request_id = request_id_of(scope)
-        record = record_of(scope)
         if record is not None:
-            record.surface = dialect.surface
             record.model = call.entry.slug
             record.streamed = call.request.stream
         async with DisconnectGuard(receive):
