@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import importlib.util
 import os
 import sys
@@ -58,6 +59,16 @@ def metrics_directory(workers: int) -> Iterator[None]:
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
+def server_logging(uvicorn: Any, log_format: str) -> dict[str, Any]:
+    """uvicorn's own logging set-up, with every formatter JSON when `LOG_FORMAT=json`: the supervisor of
+    `--workers N` writes lines too, before any app exists to configure them (`worker.observe.jsonlog`)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    if log_format == "json":
+        for name in config["formatters"]:
+            config["formatters"][name] = {"()": "worker.observe.jsonlog.JsonFormatter"}
+    return dict(config)
+
+
 def serve(uvicorn: Any, args: argparse.Namespace, settings: Settings) -> None:
     uvicorn.run(
         "worker.app:create_app",
@@ -72,6 +83,7 @@ def serve(uvicorn: Any, args: argparse.Namespace, settings: Settings) -> None:
         # them from X-Forwarded-* headers would be work on every request for nothing.
         proxy_headers=False,
         log_level=settings.log_level,
+        log_config=server_logging(uvicorn, settings.log_format),
         timeout_graceful_shutdown=10,
     )
 

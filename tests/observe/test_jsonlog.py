@@ -113,3 +113,22 @@ def test_the_formatter_alone() -> None:
         failing = logging.LogRecord("worker", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
     text = formatter.format(failing)
     assert orjson.loads(text)["error"] == "ValueError" and "upstream text" not in text
+
+
+def test_with_several_workers_the_supervisor_writes_json_too() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker", "--port", str(port), "--workers", "2"],
+        env=clean_env(API_KEYS=CLIENT_KEY, LOG_FORMAT="json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert first_answer(process, port, CLIENT_KEY).status_code == 200
+    finally:
+        out = stop(process)
+    lines = [line for line in out.splitlines() if line.strip()]
+    messages = [orjson.loads(line)["message"] for line in lines]  # every line, or this fails
+    assert any(m.startswith("Started parent process") for m in messages), messages
+    assert any(m.startswith("POST /qwq-32b 200") for m in messages), messages
