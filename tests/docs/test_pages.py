@@ -33,6 +33,7 @@ EXPECTED_DOCS = {
     "configuration.md",
     "deploying.md",
     "errors.md",
+    "operations.md",
     "performance.md",
     "responses.md",
     "streaming.md",
