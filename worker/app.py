@@ -23,7 +23,7 @@ from worker.state import AppState, build_state
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.model_slug import ModelSlugEndpoint
 from worker.surfaces.openapi import openapi_document
-from worker.surfaces.routes import surface_routes
+from worker.surfaces.routes import surface_not_found, surface_routes
 from worker.web.access_log import AccessLogMiddleware
 from worker.web.fastpath import SlugFastPath
 from worker.web.logformat import LineFormatter
@@ -91,6 +91,9 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         return _json({"status": "ready" if ready else "unavailable", "models": models}, 200 if ready else 503)
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        surface = surface_not_found(request.scope)  # under `/v1/` or `/client/v4/`: that API's shape
+        if surface is not None:
+            return Response(surface, status_code=404, media_type="application/json")
         return _json(
             {"error": "Not found", "detail": f"No route for {request.method} {request.url.path}"}, 404
         )

@@ -14,7 +14,9 @@ their `-once` forms (`[sim:bad-json-once]`, `[sim:no-call-once]`) do so only on 
 
 Offered tools are called (arguments made from the tool's parameter schema) while the last turn is the
 user's; after a tool result it answers in text. `[sim:parallel]` makes it call two tools at once (the
-first two offered, or the only one twice). Tools offered only through the prompt (`<tools>` in the
+first two offered, or the only one twice); `[sim:call=NAME]` calls the tool of that name instead of the
+first, and `[sim:call=NAME {"arg": "value"}]` with those arguments. A system turn after the user's does
+not end the user's turn. Tools offered only through the prompt (`<tools>` in the
 system text, see `worker.simulator.tagged`) are called in Qwen's tagged text form. With `guided_json`
 (or JSON mode) the answer is an instance of the schema.
 """
@@ -30,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from worker.core.ir import ChatRequest, FinishReason, ToolCall, ToolChoice, ToolSpec, Usage
+from worker.core.ir import ChatRequest, FinishReason, Message, ToolCall, ToolChoice, ToolSpec, Usage
 from worker.core.tokens import count_prompt_tokens, count_tokens, split_tokens
 from worker.simulator.tagged import TOOL_RESPONSE, prompt_tools, tagged_call
 
@@ -40,6 +42,7 @@ _FAULT = re.compile(
     r"|no-call-once|no-call|bad-args)\]"
 )
 PARALLEL = "[sim:parallel]"
+CALL = re.compile(r"\[sim:call=([A-Za-z0-9_-]{1,128})(?: (\{.*?\}))?\]", re.DOTALL)
 
 _REASONING = (
     "Let me think about what is being asked here.",
@@ -155,23 +158,56 @@ def _active(fault: Fault | None, kind: str, first_try: bool) -> bool:
     return fault.kind == kind or (fault.kind == f"{kind}-once" and first_try)
 
 
+def _last_turn(request: ChatRequest) -> Message | None:
+    """The last turn that is not a system note: a system turn sent after the user's (as Claude Code
+    sends its environment) does not make it the system's turn to be answered."""
+    return next((m for m in reversed(request.messages) if m.role != "system"), None)
+
+
+def _named_call(text: str, tools: tuple[ToolSpec, ...]) -> tuple[ToolSpec, dict[str, Any] | None] | None:
+    """`[sim:call=NAME]` or `[sim:call=NAME {json}]` in the user's turn: the tool to call, and its
+    arguments when given (else they are made from the tool's schema)."""
+    match = CALL.search(text)
+    if match is None:
+        return None
+    tool = next((t for t in tools if t.name == match.group(1)), None)
+    if tool is None:
+        return None
+    try:
+        arguments = orjson.loads(match.group(2)) if match.group(2) else None
+    except orjson.JSONDecodeError:
+        arguments = None
+    return tool, arguments if isinstance(arguments, dict) else None
+
+
 def _tools_to_call(
     request: ChatRequest, tools: tuple[ToolSpec, ...], choice: ToolChoice | None
 ) -> tuple[ToolSpec, ...]:
     """The simulator calls a tool when tools are offered, the choice allows it, and the last turn is
     the user's (after a tool result it answers in text instead). `auto` behaves like `required`."""
-    if not tools or not request.messages or request.messages[-1].role != "user":
+    last = _last_turn(request)
+    if not tools or last is None or last.role != "user":
         return ()
-    if request.messages[-1].text().startswith(TOOL_RESPONSE):
+    if last.text().startswith(TOOL_RESPONSE):
         return ()
     if choice is not None and choice.mode == "none":
         return ()
     first = tools[0]
     if choice is not None and choice.mode == "function":
         first = next((t for t in tools if t.name == choice.name), tools[0])
-    if PARALLEL in request.messages[-1].text():
+    elif (named := _named_call(last.text(), tools)) is not None:
+        first = named[0]
+    if PARALLEL in last.text():
         return (first, next((t for t in tools if t is not first), first))
     return (first,)
+
+
+def _arguments(request: ChatRequest, tool: ToolSpec) -> str:
+    last = _last_turn(request)
+    named = _named_call(last.text(), (tool,)) if last is not None else None
+    if named is not None and named[1] is not None:
+        return orjson.dumps(named[1]).decode()
+    return orjson.dumps(_object_example(tool.parameters)).decode()
 
 
 def _answer(request: ChatRequest, rng: random.Random, fault: Fault | None, first_try: bool) -> str:
@@ -213,7 +249,7 @@ def generate(request: ChatRequest, first_try: bool = True) -> Generation:
         ToolCall(
             f"call{rng.randrange(16**9):09x}",
             tool.name,
-            orjson.dumps(_object_example(tool.parameters)).decode(),
+            _arguments(request, tool),
         )
         for tool in chosen
     )
