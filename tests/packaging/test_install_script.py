@@ -23,10 +23,7 @@ def checkout(tmp_path: Path) -> Path:
     (root / "scripts").mkdir(parents=True)
     for name in ("scripts/install.sh", "pyproject.toml", "setup.py"):
         shutil.copy(ROOT / name, root / name)
-    for helper in (
-        "install-system.sh",
-        "install-clients.sh",
-    ):  # `dev`'s Debian and npm parts: not tested here
+    for helper in ("install-system.sh", "install-clients.sh"):  # `dev`'s Debian and npm parts: not tested here
         (root / "scripts" / helper).write_text("exit 0\n")
     python = root / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
