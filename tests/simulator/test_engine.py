@@ -122,3 +122,21 @@ def test_once_faults_apply_only_on_the_first_try() -> None:
     no_call = chat("x [sim:no-call-once]", tools=(WEATHER,))
     assert generate(no_call).tool_calls == () and generate(no_call, first_try=False).tool_calls
     assert generate(chat("x [sim:no-call]", tools=(WEATHER,)), first_try=False).tool_calls == ()
+
+
+def test_a_named_call_picks_the_tool_and_its_arguments() -> None:
+    from worker.core.ir import ChatRequest, Message, ToolSpec
+    from worker.simulator.engine import generate
+
+    tools = (
+        ToolSpec("Agent", "", {"type": "object", "properties": {"task": {"type": "string"}}}),
+        ToolSpec("Read", "", {"type": "object", "properties": {"file_path": {"type": "string"}}}),
+    )
+    ask = 'Read it [sim:call=Read {"file_path": "/tmp/x"}]'
+    # a system note after the user's turn (as Claude Code sends its environment) is still the user's turn
+    messages = (Message(role="user", content=ask), Message(role="system", content="Env"))
+    [call] = generate(ChatRequest(model="m", messages=messages, tools=tools)).tool_calls
+    assert (call.name, call.arguments) == ("Read", '{"file_path":"/tmp/x"}')
+    plain = (Message(role="user", content="Read it [sim:call=Read]"),)
+    [call] = generate(ChatRequest(model="m", messages=plain, tools=tools)).tool_calls
+    assert (call.name, call.arguments) == ("Read", '{"file_path":"example"}')
