@@ -18,6 +18,19 @@ from typing import Any
 
 from worker.core.errors import BadRequest
 
+# Accepted and not acted upon, whatever their value: named in the ignored-fields header when present.
+IGNORED_FIELDS = (
+    "service_tier",
+    "context_management",
+    "container",
+    "mcp_servers",
+    "inference_geo",
+    "speed",
+    "diagnostics",
+    "compaction",
+    "fallbacks",
+    "billing_policy",
+)
 # Every top-level field of the public Messages API (and its betas) this gateway accepts.
 KNOWN_FIELDS = frozenset(
     {
@@ -36,31 +49,9 @@ KNOWN_FIELDS = frozenset(
         "thinking",
         "output_config",
         "output_format",
-        "service_tier",
-        "context_management",
-        "container",
-        "mcp_servers",
         "cache_control",
-        "inference_geo",
-        "speed",
-        "diagnostics",
-        "compaction",
-        "fallbacks",
-        "billing_policy",
+        *IGNORED_FIELDS,
     }
-)
-# Accepted and not acted upon, whatever their value: named in the ignored-fields header when present.
-IGNORED_FIELDS = (
-    "service_tier",
-    "context_management",
-    "container",
-    "mcp_servers",
-    "inference_geo",
-    "speed",
-    "diagnostics",
-    "compaction",
-    "fallbacks",
-    "billing_policy",
 )
 # The error the SDKs' tool runner recognises as "no threads here, run without one".
 THREAD_UNSUPPORTED = {"error_code": "thread_unsupported_request", "unsupported": ["thread"]}
