@@ -20,6 +20,8 @@ from starlette.routing import Route
 
 from worker.config.settings import Settings, SettingsError, load_settings
 from worker.state import AppState, build_state
+from worker.store.lifetime import background
+from worker.surfaces.admin import admin_routes
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.model_slug import ModelSlugEndpoint
 from worker.surfaces.openapi import openapi_document
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with background(state):
+                yield
         finally:
             await state.aclose()
 
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
             Route("/openapi.json", get_only(openapi), methods=ALL_METHODS),
             Route("/healthz", get_only(healthz), methods=ALL_METHODS),
             Route("/readyz", get_only(readyz), methods=ALL_METHODS),
+            *admin_routes(state),
             *surface_routes(state),
             Route("/{slug}", slug_endpoint, methods=["POST"]),
         ],
