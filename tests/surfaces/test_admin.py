@@ -50,7 +50,7 @@ def test_a_created_key_works_at_once_and_its_secret_is_shown_only_then(gateway: 
     assert made["budget_period"] == "month" and made["metadata"] == {"team": "search"}
     r = httpx.post(f"{gateway.url}/qwq-32b", json={"prompt": "hi"}, headers=bearer(key))
     assert r.status_code == 200 and r.json()["response"]
-    secret = key.rsplit("_", 1)[1]
+    secret = key.split("_", 2)[2]
     listed = httpx.get(f"{gateway.url}{KEYS}", headers=AUTH)
     one = httpx.get(f"{gateway.url}{KEYS}/{made['id']}", headers=AUTH)
     assert listed.status_code == one.status_code == 200
