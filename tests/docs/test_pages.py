@@ -32,6 +32,7 @@ EXPECTED_DOCS = {
     "configuration.md",
     "deploying.md",
     "errors.md",
+    "keys.md",
     "performance.md",
     "streaming.md",
     "surfaces.md",
