@@ -78,6 +78,11 @@ USAGE: dict[str, Any] = {
         "total_tokens": {"type": "integer"},
         "completion_tokens_details": {"type": "object"},
         "estimated": {"type": "boolean"},
+        "estimated_cost": {
+            "type": "number",
+            "minimum": 0,
+            "description": "US dollars at the model's prices per million tokens (docs/keys.md).",
+        },
     },
 }
 
