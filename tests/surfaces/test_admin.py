@@ -150,7 +150,7 @@ def test_usage_is_accounted_per_key_and_model_with_cost(gateway: LiveServer) -> 
         f"{gateway.url}/qwq-32b", json={"prompt": 5}, headers=bearer(key)
     )  # a 400, counted as an error
     r = httpx.get(
-        f"{gateway.url}/admin/v1/usage", params={"key_id": made["id"], "group_by": "key"}, headers=AUTH
+        f"{gateway.url}/admin/v1/usage", params={"key_id": str(made["id"]), "group_by": "key"}, headers=AUTH
     )
     assert r.status_code == 200, r.text
     [row] = r.json()["data"]
