@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.logs import captured_logs
+from tests.redis_server import RedisServer
 from tests.servers import LiveServer, serving
 from worker.app import create_app
 from worker.config.settings import Settings, load_settings
@@ -59,6 +60,18 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
         yield c
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty state store of each kind: a SQLite file, and a real redis-server of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from load import Request
+from procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
@@ -174,9 +175,10 @@ def accounting_contenders(checkout: Path) -> list[Contender]:
             create = f"{binary} keys create --name bench > {keys[store]}"
             if store == "sqlite":
                 return ["sh", "-c", f"{create} && {serve}"]
-            redis_port = port + 1 if port < 65000 else port - 1
+            redis_port = free_port()
             redis = (
-                f"redis-server --port {redis_port} --save '' --appendonly no --dir {wd} >/dev/null & "
+                f"redis-server --port {redis_port} --save '' --appendonly no --dir {wd} "
+                f">{wd / f'redis-{redis_port}.log'} 2>&1 & "
                 f"until redis-cli -p {redis_port} ping >/dev/null 2>&1; do sleep 0.05; done; "
                 f"export STATE_URL=redis://127.0.0.1:{redis_port}/0; "
             )

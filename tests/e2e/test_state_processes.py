@@ -8,11 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import API_KEY, AUTH, NO_WRANGLER
 from tests.processes import clean_env, first_answer, stop
@@ -38,17 +36,6 @@ def gateway(state_url: str, **settings: str) -> tuple[subprocess.Popen[str], str
     )
     assert first_answer(process, port, API_KEY).status_code == 200
     return process, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server.url
-    server.stop()
 
 
 def answer(url: str, key: str) -> int:
