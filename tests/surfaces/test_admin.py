@@ -171,3 +171,33 @@ def test_usage_is_accounted_per_key_and_model_with_cost(gateway: LiveServer) -> 
     for bad in ({"group_by": "week"}, {"format": "xml"}, {"from": "yesterday"}, {"colour": "red"}):
         r = httpx.get(f"{gateway.url}/admin/v1/usage", params=bad, headers=AUTH)
         assert r.status_code == 400 and r.json()["detail"], bad
+
+
+def test_a_key_asking_for_a_model_it_may_not_use_gets_403_in_each_surfaces_shape(
+    tmp_path: Path, live_gateway_factory: Callable[..., LiveServer]
+) -> None:
+    table = tmp_path / "models.toml"
+    table.write_text(
+        "\n".join(
+            f'[models.{slug}]\n[[models.{slug}.targets]]\nadapter = "simulator"\nmodel = "Qwen/QwQ-32B"\n'
+            for slug in ("qwq-32b", "other")
+        )
+    )
+    gateway = live_gateway_factory(models_file=str(table), state_url=f"sqlite:///{tmp_path / 's.db'}")
+    key = str(create(gateway, models=["qwq-32b"])["key"])
+    ask = {"messages": [{"role": "user", "content": "hi"}]}
+    assert httpx.post(f"{gateway.url}/qwq-32b", json=ask, headers=bearer(key)).status_code == 200
+    slug = httpx.post(f"{gateway.url}/other", json=ask, headers=bearer(key))
+    assert slug.status_code == 403 and "may not use the model 'other'" in slug.text
+    chat = httpx.post(
+        f"{gateway.url}/v1/chat/completions", json={"model": "other", **ask}, headers=bearer(key)
+    )
+    assert chat.status_code == 403 and chat.json()["error"]["code"] == "forbidden"
+    cf = httpx.post(f"{gateway.url}/client/v4/accounts/a/ai/run/other", json=ask, headers=bearer(key))
+    assert cf.status_code == 403 and cf.json()["errors"][0]["code"] == 10000
+    anthropic = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json={"model": "other", "max_tokens": 50, **ask},
+        headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+    )
+    assert anthropic.status_code == 403 and anthropic.json()["error"]["type"] == "permission_error"
