@@ -95,6 +95,19 @@ def test_kill_9_loses_at_most_the_last_second_of_usage(state_url: str) -> None:
         stop(reader)
 
 
+def test_a_graceful_shutdown_writes_every_request(state_url: str) -> None:
+    process, url = gateway(state_url, USAGE_FLUSH_INTERVAL="60")  # only the shutdown flush can write them
+    with httpx.Client() as client:
+        for _ in range(25):
+            assert client.post(f"{url}/qwq-32b", json={"prompt": "count"}, headers=AUTH).status_code == 200
+    stop(process)  # SIGTERM
+    reader, reader_url = gateway(state_url)
+    try:
+        assert usage_total(reader_url) - 1 == 25 + 1  # 25, the first answer at start; minus the reader's own
+    finally:
+        stop(reader)
+
+
 def test_answers_go_on_while_redis_is_down_and_the_usage_arrives_when_it_returns(tmp_path: Path) -> None:
     server = RedisServer(tmp_path)
     server.start()
