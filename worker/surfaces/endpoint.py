@@ -6,7 +6,8 @@ them. A dialect only says what differs: which header carries the key, how the bo
 and how completions, stream events and errors are written in its shape.
 
 Order of checks for every surface: auth (401) before the model (404), so that an anonymous caller
-learns nothing about which models exist; then Content-Type (415), size (413), JSON (400), schema (400).
+learns nothing about which models exist; then Content-Type (415), size (413), JSON (400), schema (400),
+and last whether the key may use the model (403).
 Each surface lives in its own module of this package (`model_slug`, `cloudflare`, `openai`, `anthropic`)
 as a dialect plugged into `DialectEndpoint`; `routes` puts them on their paths.
 """
