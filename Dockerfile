@@ -23,8 +23,12 @@ RUN python3 -m venv /opt/qwq-gateway \
     && /opt/qwq-gateway/bin/python -m pip install --no-cache-dir --disable-pip-version-check /wheels/*.whl \
     && rm -rf /wheels \
     && groupadd --system --gid 10001 gateway \
-    && useradd --system --uid 10001 --gid gateway --no-create-home --shell /usr/sbin/nologin gateway
-ENV PATH=/opt/qwq-gateway/bin:$PATH HOST=0.0.0.0 PORT=8787 PYTHONUNBUFFERED=1
+    && useradd --system --uid 10001 --gid gateway --no-create-home --shell /usr/sbin/nologin gateway \
+    && mkdir /data && chown 10001:10001 /data
+# The default state store (managed keys, usage: docs/keys.md) is a SQLite file in DATA_DIR, a volume
+# the gateway's user may write.
+ENV PATH=/opt/qwq-gateway/bin:$PATH HOST=0.0.0.0 PORT=8787 PYTHONUNBUFFERED=1 DATA_DIR=/data
+VOLUME /data
 # An empty working directory owned by root: the gateway reads ./wrangler.toml only if one is put here.
 WORKDIR /app
 USER 10001:10001

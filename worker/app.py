@@ -25,6 +25,8 @@ from worker.observe import hooks
 from worker.observe.jsonlog import JsonFormatter
 from worker.observe.prices import Prices
 from worker.state import AppState, build_state
+from worker.store.lifetime import background
+from worker.surfaces.admin import admin_routes
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.model_slug import ModelSlugEndpoint
 from worker.surfaces.openapi import openapi_document
@@ -100,7 +102,8 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with background(state):
+                yield
         finally:
             await state.aclose()
             if tracing is not None:
@@ -180,6 +183,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
             Route("/healthz", get_only(healthz), methods=ALL_METHODS),
             Route("/readyz", get_only(readyz), methods=ALL_METHODS),
             Route("/metrics", get_only(metrics_page), methods=ALL_METHODS),
+            *admin_routes(state),
             *surface_routes(state),
             Route("/{slug}", slug_endpoint, methods=["POST"]),
         ],

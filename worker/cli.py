@@ -22,6 +22,11 @@ def fastest(module: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("keys", "usage"):  # the state store's commands (worker/manage_cli.py)
+        from worker.manage_cli import main as manage
+
+        return manage(argv)
     parser = argparse.ArgumentParser(prog="qwq-gateway", description="Serve the QwQ-32B edge gateway.")
     parser.add_argument("--host", help="listen address (default: HOST setting)")
     parser.add_argument("--port", type=int, help="listen port (default: PORT setting)")

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from worker.config.models import ModelTable, load_table
 from worker.config.settings import Settings, SettingsError
+from worker.core.cost import Prices, choose
 from worker.core.outcome import RecordSink
 from worker.routing.router import Router, public_origin
+from worker.store import Store, StoreUnavailable, open_store
+from worker.store.keycache import KeyCache
+from worker.store.recorder import UsageRecorder
 from worker.upstreams.base import Upstream
 from worker.upstreams.chained import ChainedGateway
 from worker.upstreams.openai_compat import OpenAICompatible
@@ -31,11 +37,55 @@ class AppState:
     router: Router
     sinks: list[RecordSink] = field(default_factory=list)
     """Who hears of each finished request (`worker.core.outcome`): usage accounting, metrics, logs."""
+    store: Store | None = None
+    key_cache: KeyCache | None = None
+    recorder: UsageRecorder | None = None
+    prices: dict[str, Prices] = field(default_factory=dict)
+    """Target name (`slug#n`) and model slug → prices: the cost of an answer (`worker.core.cost`)."""
+
+    @property
+    def flush_interval(self) -> float:
+        return self.settings.usage_flush_interval
 
     async def aclose(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.close()
+        if self.store is not None:
+            await self.store.aclose()
         for adapter in self.router.adapters.values():
             await adapter.aclose()
         await self.wire.aclose()
+
+
+def state_url(settings: Settings) -> str:
+    """The store `STATE_URL` names; empty: SQLite in `DATA_DIR`; `off`: none. A Python Worker (Pyodide)
+    has neither threads nor a lasting disk, so there the store is off unless a URL is set."""
+    if settings.state_url:
+        return "" if settings.state_url.lower() in ("off", "none") else settings.state_url
+    if sys.platform == "emscripten":
+        return ""
+    return f"sqlite:///{Path(settings.data_dir) / 'state.db'}"
+
+
+def open_state_store(settings: Settings) -> Store | None:
+    url = state_url(settings)
+    if not url:
+        return None
+    try:
+        return open_store(url)
+    except StoreUnavailable as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def price_list(table: ModelTable) -> dict[str, Prices]:
+    prices: dict[str, Prices] = {}
+    for entry in table.entries.values():
+        model = Prices(entry.price_input_per_m, entry.price_output_per_m)
+        prices[entry.slug] = model
+        for index, target in enumerate(entry.targets):
+            own = Prices(target.price_input_per_m, target.price_output_per_m)
+            prices[f"{entry.slug}#{index + 1}"] = choose(own, model)
+    return prices
 
 
 def make_wire(settings: Settings) -> Wire:
@@ -73,6 +123,7 @@ def check_config(settings: Settings) -> ModelTable:
 
 def build_state(settings: Settings) -> AppState:
     table = check_config(settings)
+    store = open_state_store(settings)  # first: an unreachable store stops start-up before anything opens
     if settings.allow_no_auth and not settings.api_keys:
         banner = "!" * 78
         log.warning(banner)
@@ -96,5 +147,13 @@ def build_state(settings: Settings) -> AppState:
                 )
             else:
                 log.info("model '%s' -> %s (%s)", entry.slug, public_origin(target.base_url), target.model)
-    keys = KeyRing(settings.api_keys, allow_anyone=settings.allow_no_auth)
-    return AppState(settings, table, keys, wire, Router(settings, adapters, table))
+    cache = KeyCache(store, settings.keys_poll_interval) if store is not None else None
+    keys = KeyRing(settings.api_keys, allow_anyone=settings.allow_no_auth, managed=cache)
+    state = AppState(
+        settings, table, keys, wire, Router(settings, adapters, table), store=store, key_cache=cache
+    )
+    state.prices = price_list(table)
+    if store is not None:
+        state.recorder = UsageRecorder(store, state.prices, settings.usage_max_pending)
+        state.sinks.append(state.recorder)
+    return state

@@ -34,6 +34,7 @@ EXPECTED_DOCS = {
     "configuration.md",
     "deploying.md",
     "errors.md",
+    "keys.md",
     "operations.md",
     "performance.md",
     "responses.md",

@@ -102,6 +102,23 @@ class Settings:
     key_cooldown: float = _setting(
         60.0, "Seconds an upstream API key rests after a 401, 403 or 429 while other keys are used."
     )
+    state_url: str = _setting(
+        "",
+        "Where managed keys and usage are kept: `sqlite:///path/state.db`, `redis://host:6379/0` (replicas "
+        "on many machines), or `off` (static `API_KEYS` only, no accounting); empty: SQLite in `DATA_DIR`.",
+        secret=True,
+    )
+    data_dir: str = _setting("data", "Directory of the default SQLite state store (`DATA_DIR/state.db`).")
+    keys_poll_interval: float = _setting(
+        0.5, "Seconds between each process's checks for changed managed keys (how fast a revocation spreads)."
+    )
+    usage_flush_interval: float = _setting(
+        1.0, "Seconds between writes of the usage sums to the state store (what a crash can lose)."
+    )
+    usage_max_pending: int = _setting(
+        10000,
+        "Most usage groups (hour, key, model, target, surface) kept while the store is unreachable.",
+    )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
     log_format: str = _setting(
         "text",
