@@ -5,14 +5,24 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from typing import Any
 
-from worker.config.settings import SettingsError, load_settings
+from worker.config.settings import Settings, SettingsError, load_settings
 
 
 def fastest(module: str) -> str:
     """uvloop's event loop and httptools' parser when installed (uvicorn[standard] brings both), else
     uvicorn's pure-Python choices. Named explicitly so a missing wheel shows up as "auto" in one place."""
     return module if importlib.util.find_spec(module) is not None else "auto"
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's reading of `X-Forwarded-For`/`-Proto`, only from the proxies `FORWARDED_ALLOW_IPS`
+    trusts. Without any, the rewriting stays off: a client could name any address it likes, and it
+    would be work on every request for nothing."""
+    if not settings.forwarded_allow_ips:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         loop=fastest("uvloop"),
         http=fastest("httptools"),
         access_log=False,  # the gateway logs every request itself, including 499s
-        # The gateway reads neither the client's address nor the scheme, so uvicorn's rewriting of
-        # them from X-Forwarded-* headers would be work on every request for nothing.
-        proxy_headers=False,
+        **proxy_options(settings),
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
     )

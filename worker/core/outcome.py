@@ -51,6 +51,9 @@ class RequestRecord:
     """Monotonic time of the answer's first event (time to first token = this minus `started`)."""
     duration: float = 0.0
     """Seconds from arrival to the end of the answer."""
+    client: str = ""
+    """The client's address: the connection's peer or, behind a reverse proxy trusted by
+    `FORWARDED_ALLOW_IPS`, the address that proxy forwarded; empty when the server names none."""
 
     @property
     def time_to_first_token(self) -> float | None:

@@ -72,7 +72,8 @@ class AccessLogMiddleware:
             return
         request_id = _incoming_request_id(scope) or new_request_id()
         scope[REQUEST_ID_KEY] = request_id
-        record = RequestRecord(request_id, scope["method"], scope["path"])
+        peer = scope.get("client")
+        record = RequestRecord(request_id, scope["method"], scope["path"], client=peer[0] if peer else "")
         scope[RECORD_KEY] = record
         rid_header = (b"x-request-id", request_id.encode())
         started = record.started
