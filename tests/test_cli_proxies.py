@@ -12,13 +12,14 @@ from tests.conftest import AUTH, make_settings
 from tests.servers import LiveServer
 from worker.app import create_app
 from worker.cli import proxy_options
+from worker.config.settings import Settings
 from worker.core.outcome import RequestRecord
 
 FORWARDED = {"X-Forwarded-For": "203.0.113.7, 198.51.100.20"}
 
 
-def client_seen(trusted: str, headers: dict[str, str]) -> str:
-    settings = make_settings(forwarded_allow_ips=trusted)
+def gateway_server(settings: Settings) -> tuple[LiveServer, list[RequestRecord]]:
+    """A started gateway on uvicorn with `qwq-gateway`'s proxy options, and the records of its requests."""
     app = create_app(settings)
     records: list[RequestRecord] = []
     app.app.state.app_state.sinks.append(records.append)
@@ -34,6 +35,11 @@ def client_seen(trusted: str, headers: dict[str, str]) -> str:
         )
     )
     live.start()
+    return live, records
+
+
+def client_seen(trusted: str, headers: dict[str, str]) -> str:
+    live, records = gateway_server(make_settings(forwarded_allow_ips=trusted))
     try:
         answer = httpx.post(f"{live.url}/qwq-32b", json={"prompt": "hi"}, headers={**AUTH, **headers})
         assert answer.status_code == 200, answer.text
