@@ -108,3 +108,16 @@ def test_sigterm_stops_it_cleanly(container: Running) -> None:
     assert container.state("ExitCode") == "0"
     logs = container.logs()
     assert "Finished server process" in logs and "Traceback" not in logs, logs
+
+
+def test_the_image_holds_the_installed_wheel_alone(image: str) -> None:
+    """No source tree, wheel or build venv is left in the image: the package runs from site-packages."""
+    probe = (
+        "import os, worker, worker.schemas; "
+        "print(worker.__file__); "
+        "print([p for p in ('/src', '/wheels', '/opt/build') if os.path.exists(p)])"
+    )
+    done = podman("run", "--rm", "--network=host", image, "python", "-c", probe)
+    where, leftovers = done.stdout.strip().splitlines()
+    assert where.startswith("/opt/qwq-gateway/lib/") and "/site-packages/worker/" in where
+    assert leftovers == "[]"
