@@ -49,19 +49,25 @@ def base_image() -> str:
 
 
 def build_image(tag: str) -> str:
-    """`podman build` of the repository's Dockerfile on the local base; the build's output."""
+    """`podman build` of the repository's Dockerfile on the local base; the build's output.
+
+    The dependencies' and the wheel's stages are tagged (`<tag>-deps`, `<tag>-build`) so that they stay
+    in the store as the cache of the next build; what earlier builds left untagged (stages and images
+    of an older source) is pruned, so that repeated runs do not fill the disk."""
     CONF_DIR.mkdir(exist_ok=True)
     pip_conf = CONF_DIR / "pip.conf"
     pip_conf.write_text(f"[global]\ncert = {CA_BUNDLE}\n")
-    done = podman(
-        "build",
+    common = [
         "--format=docker",  # the OCI format has no HEALTHCHECK: podman would drop it
         "--network=host",
         f"--volume={CA_BUNDLE.parent}:{CA_BUNDLE.parent}:ro",
         f"--volume={pip_conf}:/etc/pip.conf:ro",
         f"--build-arg=BASE_IMAGE={base_image()}",
-        f"--tag={tag}",
-        str(ROOT),
-        timeout=1200,
-    )
-    return done.stdout + done.stderr
+    ]
+    output = ""
+    for stage in ("deps", "build"):
+        done = podman("build", *common, f"--target={stage}", f"--tag={tag}-{stage}", str(ROOT), timeout=1200)
+        output += done.stdout
+    done = podman("build", *common, f"--tag={tag}", str(ROOT), timeout=1200)
+    podman("image", "prune", "--force", check=False)
+    return output + done.stdout + done.stderr
