@@ -75,6 +75,7 @@ def test_cmd_is_exec_form_so_sigterm_reaches_the_gateway() -> None:
 def test_the_build_context_leaves_out_what_the_wheel_does_not_need() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "tests", "bench-results", ".mypy_cache", "**/node_modules"} <= ignored
+    assert {".worker-bundle", "docs", "deploy"} <= ignored  # the Worker's staged copy, pages, configs
     assert not {"worker", "schemas", "pyproject.toml", "setup.py", "README.md", "LICENSE"} & ignored
 
 
