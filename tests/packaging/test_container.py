@@ -10,16 +10,20 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml  # type: ignore[import-untyped]
 
-from tests.containers import build_image, podman
+from tests.containers import ROOT, build_image, podman
 from tests.servers import free_port
 
 KEY = "container-test-key"
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
 IMAGE = "localhost/qwq-gateway:test"
 
 
@@ -58,22 +62,29 @@ def wait_serving(container: Running, timeout: float = 60) -> httpx.Response:
             time.sleep(0.2)
 
 
-@pytest.fixture
-def container(image: str) -> Iterator[Running]:
+@contextmanager
+def run_container(image: str, *args: str, env: dict[str, str] | None = None) -> Iterator[Running]:
     running = Running(f"qwq-test-{uuid.uuid4().hex[:8]}", free_port())
+    settings = {"PORT": str(running.port), "API_KEYS": KEY, **(env or {})}
     podman(
         "run",
         "--detach",
         f"--name={running.name}",
         "--network=host",  # the container's own network namespace needs what this kernel lacks
-        f"--env=PORT={running.port}",
-        f"--env=API_KEYS={KEY}",
+        *(f"--env={name}={value}" for name, value in settings.items()),
         image,
+        *args,
     )
     try:
         yield running
     finally:
         podman("rm", "--force", "--time=0", running.name, check=False)
+
+
+@pytest.fixture
+def container(image: str) -> Iterator[Running]:
+    with run_container(image) as running:
+        yield running
 
 
 def test_the_container_serves_as_an_unprivileged_user(container: Running) -> None:
@@ -121,3 +132,26 @@ def test_the_image_holds_the_installed_wheel_alone(image: str) -> None:
     where, leftovers = done.stdout.strip().splitlines()
     assert where.startswith("/opt/qwq-gateway/lib/") and "/site-packages/worker/" in where
     assert leftovers == "[]"
+
+
+def test_the_compose_files_simulator_serves_a_gateway(image: str) -> None:
+    """compose.yaml's pairing, run from the same image: the simulator service with its own command (on
+    a free port here), and a gateway whose UPSTREAM_URL points at it."""
+    command = COMPOSE["services"]["simulator"]["command"]
+    sim_port = free_port()
+    command = [str(sim_port) if word == "9100" else word for word in command]
+    upstream = COMPOSE["x-gateway"]["environment"]["UPSTREAM_URL"].replace(
+        "simulator:9100", f"127.0.0.1:{sim_port}"
+    )
+    with run_container(image, *command), run_container(image, env={"UPSTREAM_URL": upstream}) as gateway:
+        wait_serving(gateway)
+        answer = httpx.post(
+            f"{gateway.url}/qwq-32b",
+            json={"prompt": "hi", "max_tokens": 20},
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        stats = httpx.get(f"http://127.0.0.1:{sim_port}/_sim/stats", timeout=10).json()
+        assert stats["received"] == 1, stats
+        assert "SIMULATOR" not in gateway.logs(), "the gateway used its own simulator, not the service"
