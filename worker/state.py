@@ -94,9 +94,10 @@ def on_binding(table: ModelTable) -> ModelTable:
 def build_state(settings: Settings, ai_binding: Any = None) -> AppState:
     """`ai_binding`: the Worker's `env.AI` when it has one (`worker.entry`); a server has none."""
     table = check_config(settings)
-    if ai_binding is not None:
+    adapters_named = {t.adapter for e in table.entries.values() for t in e.targets}
+    if ai_binding is not None and not settings.models_file:
         table = on_binding(table)
-    elif any(t.adapter == "workers-ai-binding" for e in table.entries.values() for t in e.targets):
+    elif ai_binding is None and "workers-ai-binding" in adapters_named:
         raise SettingsError(
             "adapter 'workers-ai-binding' needs the Workers AI binding of a Cloudflare Worker "
             "([ai] binding = \"AI\" in wrangler.toml); a server has none: use adapter 'workers-ai'"

@@ -120,3 +120,13 @@ def test_without_a_binding_the_simulator_serves_and_the_adapter_is_refused(tmp_p
         create_app(make_settings(models_file=str(table)))
     app = create_app(make_settings(models_file=str(table)), ai_binding=FakeAI([ANSWER]))
     assert app is not None
+
+
+def test_a_model_table_keeps_its_simulator_targets_beside_a_binding(tmp_path: Any) -> None:
+    table = tmp_path / "models.toml"
+    table.write_text(
+        '[models.qwq-32b]\ncloudflare_id = "@cf/qwen/qwq-32b"\n[[models.qwq-32b.targets]]\n'
+        'adapter = "simulator"\n'
+    )
+    app = create_app(make_settings(models_file=str(table)), ai_binding=FakeAI([ANSWER]))
+    assert app.app.state.app_state.table.entries["qwq-32b"].primary.adapter == "simulator"
