@@ -70,19 +70,20 @@ def configure_logging(level: str, log_format: str = "text", prices: Prices | Non
                 server_handler.setFormatter(formatter)
 
 
-def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
+def create_app(settings: Settings | None = None, ai_binding: Any = None) -> AccessLogMiddleware:
     """The gateway for `settings`, or for the process's configuration when called without them.
 
     Without settings the caller is a server (`uvicorn --factory worker.app:create_app`, or the one
     `qwq-gateway` starts), which would print a configuration mistake as a traceback: instead the process
     ends with the mistake's one-line message and status 2, as `qwq-gateway` does. With settings the caller
-    is a program, which gets the `SettingsError` itself.
+    is a program, which gets the `SettingsError` itself. `ai_binding`: a Cloudflare Worker's `env.AI`
+    (`worker.entry`).
     """
     from_server = settings is None
     try:
         settings = settings or load_settings()
         configure_logging(settings.log_level, settings.log_format)
-        state: AppState = build_state(settings)
+        state: AppState = build_state(settings, ai_binding)
         configure_logging(settings.log_level, settings.log_format, Prices(state.table))
         observers = observe(state)
     except SettingsError as exc:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from worker.config.models import ModelTable, load_table
+from worker.config.models import ModelEntry, ModelTable, load_table
 from worker.config.settings import Settings, SettingsError
 from worker.core.cost import Prices, choose
 from worker.core.outcome import RecordSink
@@ -23,6 +25,7 @@ from worker.upstreams.wire.aiohttp_wire import AiohttpWire
 from worker.upstreams.wire.httpx_wire import HttpxWire
 from worker.upstreams.wire.seam import Timeouts, Wire
 from worker.upstreams.workers_ai import WorkersAI
+from worker.upstreams.workers_binding import BindingWire, WorkersAIBinding
 from worker.web.auth import KeyRing
 
 log = logging.getLogger("worker")
@@ -121,8 +124,34 @@ def check_config(settings: Settings) -> ModelTable:
     return load_table(settings)
 
 
-def build_state(settings: Settings) -> AppState:
+def on_binding(table: ModelTable) -> ModelTable:
+    """Inside a Cloudflare Worker with a Workers AI binding, the built-in model needs no upstream of its
+    own: what would go to the simulator (no UPSTREAM_URL, no MODELS_FILE) goes to the binding instead,
+    under the model's Cloudflare id."""
+
+    def moved(entry: ModelEntry) -> ModelEntry:
+        targets = tuple(
+            dataclasses.replace(t, adapter="workers-ai-binding", model=entry.cloudflare_id)
+            if t.adapter == "simulator" and entry.cloudflare_id
+            else t
+            for t in entry.targets
+        )
+        return dataclasses.replace(entry, targets=targets)
+
+    return ModelTable({slug: moved(entry) for slug, entry in table.entries.items()})
+
+
+def build_state(settings: Settings, ai_binding: Any = None) -> AppState:
+    """`ai_binding`: the Worker's `env.AI` when it has one (`worker.entry`); a server has none."""
     table = check_config(settings)
+    adapters_named = {t.adapter for e in table.entries.values() for t in e.targets}
+    if ai_binding is not None and not settings.models_file:
+        table = on_binding(table)
+    elif ai_binding is None and "workers-ai-binding" in adapters_named:
+        raise SettingsError(
+            "adapter 'workers-ai-binding' needs the Workers AI binding of a Cloudflare Worker "
+            "([ai] binding = \"AI\" in wrangler.toml); a server has none: use adapter 'workers-ai'"
+        )
     store = open_state_store(settings)  # first: an unreachable store stops start-up before anything opens
     if settings.allow_no_auth and not settings.api_keys:
         banner = "!" * 78
@@ -137,6 +166,8 @@ def build_state(settings: Settings) -> AppState:
         "workers-ai": WorkersAI(wire, settings.upstream_max_body_bytes),
         "gateway": ChainedGateway(wire, settings.upstream_max_body_bytes),
     }
+    if ai_binding is not None:
+        adapters["workers-ai-binding"] = WorkersAIBinding(BindingWire(ai_binding))
     for entry in table.entries.values():
         for target in entry.targets:
             if target.adapter == "simulator":
@@ -145,6 +176,8 @@ def build_state(settings: Settings) -> AppState:
                     "Set UPSTREAM_URL (and UPSTREAM_API_KEY), or MODELS_FILE, to use a real upstream.",
                     entry.slug,
                 )
+            elif target.adapter == "workers-ai-binding":
+                log.info("model '%s' -> the Workers AI binding (%s)", entry.slug, target.model)
             else:
                 log.info("model '%s' -> %s (%s)", entry.slug, public_origin(target.base_url), target.model)
     cache = KeyCache(store, settings.keys_poll_interval) if store is not None else None

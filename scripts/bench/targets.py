@@ -46,6 +46,7 @@ class Contender:
     request: Callable[[str, int], Request]  # (kind, upstream port) -> request
     note: str = ""
     startup_timeout: float = 60
+    cores: str = "0"  # taskset's list: every contender gets core 0 alone, unless it runs several workers
 
 
 def direct_request(kind: str, upstream: int) -> Request:
@@ -133,6 +134,14 @@ def gateway_contenders(checkout: Path, label: str) -> list[Contender]:
     return [
         Contender(
             f"{label} /qwq-32b", lambda port, up, wd: [binary, "--port", str(port)], env, gateway_slug_request
+        ),
+        # Two worker processes need two cores: both, so the second shares core 1 with wrk and nginx.
+        Contender(
+            f"{label} /qwq-32b --workers 2",
+            lambda port, up, wd: [binary, "--port", str(port), "--workers", "2"],
+            env,
+            gateway_slug_request,
+            cores="0,1",
         ),
         Contender(
             f"{label} /v1/chat/completions",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 
 from tests.redis_server import RedisServer
+from worker.config.models import ModelTable
 from worker.core.cost import Prices
 from worker.core.ir import ChatRequest, Message, Usage
 from worker.core.outcome import RequestRecord
+from worker.observe import hooks
+from worker.observe.metrics import Metrics
 from worker.store import Store, open_store
 from worker.store.base import UsageQuery
 from worker.store.recorder import UsageRecorder
@@ -51,9 +54,15 @@ async def test_a_client_that_left_is_charged_for_what_was_generated(store: Store
 
 async def test_full_pending_sums_drop_new_groups_and_never_block(store: Store) -> None:
     recorder = UsageRecorder(store, PRICES, max_pending=2)
-    for key in ("a", "b", "c", "c"):
-        recorder(finished(usage=Usage(1, 1), key_id=key))
+    metrics = Metrics(ModelTable({}))
+    hooks.install(metrics)
+    try:
+        for key in ("a", "b", "c", "c"):
+            recorder(finished(usage=Usage(1, 1), key_id=key))
+    finally:
+        hooks.install(None)
     assert len(recorder.pending) == 2 and recorder.dropped == 2
+    assert b"qwq_gateway_usage_dropped_total 2.0" in metrics.render()  # exported as a metric too
     recorder(finished(usage=Usage(1, 1), key_id="a"))  # an existing group still counts
     assert recorder.pending[next(iter(recorder.pending))][0] == 2
 

@@ -40,6 +40,12 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", "Address `qwq-gateway` listens on.")
     port: int = _setting(8787, "Port `qwq-gateway` listens on.")
+    forwarded_allow_ips: str = _setting(
+        "",
+        "Comma-separated addresses or networks of reverse proxies trusted to name the client in "
+        "`X-Forwarded-For` (and the scheme in `X-Forwarded-Proto`), for logs and limits; `*` trusts "
+        "every peer. Empty: those headers are ignored and the client is the socket's peer.",
+    )
     upstream_url: str = _setting(
         "",
         "Base URL of an OpenAI-compatible upstream (e.g. `https://api.deepinfra.com/v1/openai`). "

@@ -59,6 +59,9 @@ class RequestRecord:
     """Seconds spent in upstream attempts (the gateway's own added latency is `duration` less this)."""
     finish_reason: str = ""
     """Why the answer ended (`stop`, `length`, `tool_calls`, ...) as the client was told; empty if untold."""
+    client: str = ""
+    """The client's address: the connection's peer or, behind a reverse proxy trusted by
+    `FORWARDED_ALLOW_IPS`, the address that proxy forwarded; empty when the server names none."""
 
     @property
     def time_to_first_token(self) -> float | None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from worker.core.cost import FREE, Prices, tokens_from_chars
 from worker.core.outcome import RequestRecord
 from worker.core.tokens import estimate_usage
+from worker.observe.hooks import usage_dropped
 from worker.store.base import HOUR, USAGE_COUNTERS, Group, Store, StoreUnavailable
 
 log = logging.getLogger("worker.usage")
@@ -55,6 +56,7 @@ class UsageRecorder:
         if sums is None:
             if len(self.pending) >= self.max_pending:
                 self.dropped += 1
+                usage_dropped()
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log.warning(
                         "usage not recorded: %d pending groups, %d requests dropped",
@@ -109,6 +111,7 @@ class UsageRecorder:
             if current is None:
                 if len(self.pending) >= self.max_pending:
                     self.dropped += int(sums[REQUESTS])
+                    usage_dropped(int(sums[REQUESTS]))
                     continue
                 self.pending[group] = sums
             else:
