@@ -20,7 +20,10 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from worker.dialects.validation import json_pointer, read_schema, violations_of
+from worker.dialects.limits import pointer as json_pointer
+from worker.dialects.limits import shape_violations
+from worker.dialects.limits import summary as summary
+from worker.dialects.validation import read_schema, violations_of
 
 OPENAI_CHAT_SCHEMA = read_schema("openai-chat-completions.request.schema.json")
 ANTHROPIC_MESSAGES_SCHEMA = read_schema("anthropic-messages.request.schema.json")
@@ -33,6 +36,9 @@ _FAST_ANTHROPIC = jsonschema_rs.Draft202012Validator(ANTHROPIC_MESSAGES_SCHEMA)
 def _check(
     fast: jsonschema_rs.Draft202012Validator, validator: Draft202012Validator, body: Any
 ) -> list[dict[str, str]]:
+    shape = shape_violations(body)
+    if shape:
+        return shape
     if not isinstance(body, dict):
         return [{"path": "/", "message": "the body must be a JSON object"}]
     try:
@@ -49,14 +55,6 @@ def openai_violations(body: Any) -> list[dict[str, str]]:
 
 def anthropic_violations(body: Any) -> list[dict[str, str]]:
     return _check(_FAST_ANTHROPIC, _ANTHROPIC, body)
-
-
-def summary(violations: list[dict[str, str]]) -> str:
-    first = violations[0]
-    text = f"{first['path']}: {first['message']}"
-    if len(violations) > 1:
-        text += f" (and {len(violations) - 1} more)"
-    return text
 
 
 def embedded_schema_violations(schemas: list[tuple[str, Any]]) -> list[dict[str, str]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from worker.core.errors import BadRequest
+from worker.dialects.limits import MAX_VIOLATIONS, bounded, shape_violations, summary
+from worker.dialects.limits import pointer as json_pointer
 
 
 def read_schema(name: str) -> dict[str, Any]:
@@ -74,11 +77,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def json_pointer(path: Iterable[Any]) -> str:
-    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
-    return "/" + "/".join(parts)
-
-
 def _reason(error: ValidationError) -> str:
     last = error.path[-1] if error.path else None
     if error.validator == "pattern" and last == "url":
@@ -122,21 +120,27 @@ def _branch_distance(errors: list[ValidationError]) -> tuple[bool, int, int]:
 
 
 def violations_of(errors: Iterable[ValidationError]) -> list[dict[str, str]]:
-    leaves = [leaf for error in errors for leaf in _unpack(error)]
+    """The violations a validator found, at most `MAX_VIOLATIONS` of them (a body within the shape
+    caps can still break a rule thousands of times; listing each would cost seconds and megabytes)."""
+    pending = iter(errors)
+    taken = list(islice(pending, MAX_VIOLATIONS))
+    more = next(pending, None) is not None
+    leaves = [leaf for error in taken for leaf in _unpack(error)]
     leaves.sort(key=lambda e: [str(p) for p in e.absolute_path])
-    return [{"path": json_pointer(leaf.absolute_path), "message": _reason(leaf)} for leaf in leaves]
+    found = [{"path": json_pointer(leaf.absolute_path), "message": _reason(leaf)} for leaf in leaves]
+    return bounded(found, more)
 
 
 def _fail(violations: list[dict[str, str]]) -> BadRequest:
-    first = violations[0]
-    summary = f"{first['path']}: {first['message']}"
-    if len(violations) > 1:
-        summary += f" (and {len(violations) - 1} more)"
-    return BadRequest(f"Invalid payload: {summary}", violations)
+    violations = bounded(violations)
+    return BadRequest(f"Invalid payload: {summary(violations)}", violations)
 
 
 def validate_body(body: Any) -> dict[str, Any]:
     """Check a decoded body; return it with the schema's defaults filled in, or raise `BadRequest`."""
+    shape = shape_violations(body)
+    if shape:
+        raise _fail(shape)
     if not isinstance(body, dict):
         raise _fail([{"path": "/", "message": f"the body must be a JSON object, not {_json_type(body)}"}])
     has_prompt, has_messages = "prompt" in body, "messages" in body
