@@ -137,6 +137,9 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         lifespan=lifespan,
     )
     app.state.app_state = state
+    # Starlette would answer `POST /qwq-32b/` with a 307 to a URL built from the Host header, so a
+    # forged Host sends the client elsewhere. SlugFastPath serves one trailing slash directly instead.
+    app.router.redirect_slashes = False
     # `POST /{slug}` skips the router (worker/web/fastpath.py); every other route's path stays Starlette's.
     other_paths = [
         getattr(r, "path", "") for r in app.routes if getattr(r, "endpoint", None) is not slug_endpoint

@@ -15,20 +15,17 @@ from worker.core.ir import Event
 from worker.dialects import anthropic
 from worker.state import AppState
 from worker.surfaces.endpoint import Call, RenderedError, error_headers
-from worker.web.asgi import (
-    Scope,
-    header,
-)
-from worker.web.auth import KeyRing, authenticate
+from worker.web.asgi import Scope
+from worker.web.auth import KeyRing, authenticate, credential
 
 
 def anthropic_authenticate(keys: KeyRing, scope: Scope) -> None:
     """Anthropic's SDK sends `x-api-key`; a bearer token (its `auth_token`) is accepted as well, and
     either one being valid is enough."""
-    api_key = header(scope, b"x-api-key")
+    api_key = credential(scope, b"x-api-key")
     if keys.open or (api_key is not None and keys.check(api_key.strip())):
         return
-    authorization = header(scope, b"authorization")
+    authorization = credential(scope, b"authorization")
     if api_key is not None and authorization is None:
         raise Unauthorized(detail="The API key is not valid")
     if authorization is None:

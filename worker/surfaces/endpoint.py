@@ -28,12 +28,11 @@ from worker.web.asgi import (
     Scope,
     Send,
     decode_json,
-    header,
     read_body,
     require_json,
     send_json,
 )
-from worker.web.auth import KeyRing, authenticate
+from worker.web.auth import KeyRing, authenticate, credential
 from worker.web.disconnect import DisconnectGuard
 from worker.web.streaming import respond_stream
 
@@ -81,7 +80,7 @@ class Dialect(Protocol):
 
 
 def bearer_authenticate(keys: KeyRing, scope: Scope) -> None:
-    authenticate(keys, header(scope, b"authorization"))
+    authenticate(keys, credential(scope, b"authorization"))
 
 
 def error_headers(error: GatewayError) -> list[tuple[bytes, bytes]]:
