@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         # objects (~30 ms each time, the p99 of a loaded gateway under scripts/bench.sh).
         gc.collect()
         gc.freeze()
+        # SIGTERM gives open requests SHUTDOWN_GRACE seconds, then ends them (worker/web/shutdown.py).
+        state.shutdown.install(state.settings.shutdown_grace)
         try:
             yield
         finally:

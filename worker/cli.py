@@ -15,6 +15,15 @@ def fastest(module: str) -> str:
     return module if importlib.util.find_spec(module) is not None else "auto"
 
 
+def http_protocol() -> str:
+    """httptools' parser with the gateway's limits on request heads (worker/web/protocol.py); uvicorn's
+    pure-Python h11 where httptools is missing, which bounds only the head's size. Named by its import
+    path: uvicorn hands it to each worker process it spawns."""
+    if importlib.util.find_spec("httptools") is None:
+        return "h11"
+    return "worker.web.protocol:GuardedHttpToolsProtocol"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qwq-gateway", description="Serve the QwQ-32B edge gateway.")
     parser.add_argument("--host", help="listen address (default: HOST setting)")
@@ -39,13 +48,21 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         loop=fastest("uvloop"),
-        http=fastest("httptools"),
+        http=http_protocol(),
+        # Client limits (docs/deploying.md#client-limits): uvicorn's own knobs; the head's time, size
+        # and header count
+        # are held by the protocol class above, the body's time by the app.
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        limit_concurrency=settings.max_connections or None,
+        timeout_keep_alive=int(settings.client_keepalive_timeout),
         access_log=False,  # the gateway logs every request itself, including 499s
         # The gateway reads neither the client's address nor the scheme, so uvicorn's rewriting of
         # them from X-Forwarded-* headers would be work on every request for nothing.
         proxy_headers=False,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
+        # A backstop only: the app ends every open request SHUTDOWN_GRACE seconds after SIGTERM
+        # (worker/web/shutdown.py); uvicorn's own cut, later, drops connections without an answer.
+        timeout_graceful_shutdown=int(settings.shutdown_grace) + 3,
     )
     return 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from worker.config.models import ModelTable, load_table
 from worker.config.settings import Settings, SettingsError
@@ -17,6 +17,7 @@ from worker.upstreams.wire.httpx_wire import HttpxWire
 from worker.upstreams.wire.seam import Timeouts, Wire
 from worker.upstreams.workers_ai import WorkersAI
 from worker.web.auth import KeyRing
+from worker.web.shutdown import Shutdown
 
 log = logging.getLogger("worker")
 
@@ -28,6 +29,7 @@ class AppState:
     keys: KeyRing
     wire: Wire
     router: Router
+    shutdown: Shutdown = field(default_factory=Shutdown)
 
     async def aclose(self) -> None:
         for adapter in self.router.adapters.values():

@@ -55,6 +55,26 @@ class Settings:
         'Default answer shape of `POST /:modelSlug`: `workers` (`{"response"}`) or `choices` (OpenAI).',
     )
     max_body_bytes: int = _setting(4 * 1024 * 1024, "Largest accepted request body; larger answers 413.")
+    header_timeout: float = _setting(
+        10.0,
+        "Seconds a client gets to send a request's line and headers, counted from the connection or "
+        "the request's first byte; slower ones get 408 (`qwq-gateway` only).",
+    )
+    body_timeout: float = _setting(
+        60.0, "Seconds a client gets to send a request's whole body; slower ones get 408. 0: no limit."
+    )
+    max_header_bytes: int = _setting(
+        64 * 1024, "Largest request head (line and headers) in bytes; larger ones get 431."
+    )
+    max_headers: int = _setting(100, "Most header fields in one request; more get 431.")
+    max_connections: int = _setting(
+        1000,
+        "Most open connections and requests per process; past it new requests get 503 at once "
+        "(`qwq-gateway`: uvicorn's `limit_concurrency`).",
+    )
+    client_keepalive_timeout: float = _setting(
+        5.0, "Seconds an idle client connection is kept open between requests (`qwq-gateway`)."
+    )
     upstream_connect_timeout: float = _setting(5.0, "Seconds to open a connection to the upstream.")
     upstream_first_byte_timeout: float = _setting(
         600.0, "Seconds to wait for the upstream's first byte (reasoning can take minutes)."
@@ -96,6 +116,11 @@ class Settings:
     )
     key_cooldown: float = _setting(
         60.0, "Seconds an upstream API key rests after a 401, 403 or 429 while other keys are used."
+    )
+    shutdown_grace: float = _setting(
+        25.0,
+        "Seconds open requests get after SIGTERM before they are ended (streams with a `shutting_down` "
+        "error event, others with a 503).",
     )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
     reasoning_mode: ReasoningMode = _setting(

@@ -10,8 +10,8 @@ of them before any of that code runs, in time linear in the values it visits, ne
 
 The caps leave room for every real request: Claude Code sends about two dozen tools whose schemas nest
 well under 20 levels; a long agent conversation has hundreds of messages, a few thousand at most.
-docs/limits.md lists them. Violation lists are bounded too (`MAX_VIOLATIONS`, `MAX_TEXT`), so that an
-error answer stays a few KiB whatever the body was.
+docs/deploying.md#client-limits lists them. Violation lists are bounded too (`MAX_VIOLATIONS`,
+`MAX_TEXT`), so that an error answer stays a few KiB whatever the body was.
 """
 
 from __future__ import annotations

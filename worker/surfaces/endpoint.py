@@ -27,6 +27,7 @@ from worker.web.asgi import (
     Receive,
     Scope,
     Send,
+    check_headers,
     decode_json,
     read_body,
     require_json,
@@ -96,7 +97,8 @@ class DialectEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await self._handle(scope, receive, send)
+            with self.state.shutdown.track():
+                await self._handle(scope, receive, send)
         except GatewayError as error:
             scope[STATUS_KEY] = error.status
             if error.status == 499:
@@ -107,10 +109,12 @@ class DialectEndpoint:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         state, dialect = self.state, self.dialect
+        check_headers(scope, state.settings.max_headers)
         dialect.authenticate(state.keys, scope)
         located = dialect.locate(scope, state)
         require_json(scope)
-        body = await read_body(scope, receive, state.settings.max_body_bytes)
+        settings = state.settings
+        body = await read_body(scope, receive, settings.max_body_bytes, settings.body_timeout)
         call = dialect.parse(decode_json(body), located, scope, state)
         request_id = request_id_of(scope)
         async with DisconnectGuard(receive):
@@ -127,6 +131,7 @@ class DialectEndpoint:
                     state.settings.keepalive_interval,
                     request_id,
                     call.answer_headers(),
+                    state.shutdown,
                 )
                 return
             completion = await aggregate(events)
