@@ -9,8 +9,9 @@ Two rules are added on top of the published schema, because the schema alone let
 upstream could serve them: a body may not carry both `prompt` and `messages` (the schema's Prompt branch
 does not look at `messages`, so `{"prompt": "x", "messages": 5}` would pass), and every message needs one
 of the roles `system`, `user`, `assistant`, `tool`, every tool a non-empty name, and `raw: true`
-excludes `tools` and `guided_json` (a raw prompt has no chat template and no chat answer), and
-`max_tokens` is at least 1 (the schema sets no minimum; no upstream accepts less).
+excludes `tools` and `guided_json` (a raw prompt has no chat template and no chat answer),
+`max_tokens` is at least 1 (the schema sets no minimum; no upstream accepts less), and an image URL is a
+`data:image/...` URI (the schema's pattern, `^data:*`, lets any text starting `data` through).
 """
 
 from __future__ import annotations
@@ -77,10 +78,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+IMAGE_PREFIX = "data:image/"
+
+
+def image_url_problem(url: str) -> str:
+    """Why `url` is refused as an image: only `data:image/...` URIs are (a model reads images only, and
+    a `data:text/html` URI handed on as an image would be something else under an image's name)."""
+    if url[:5].lower() == "data:":
+        return f"image URLs must be data: URIs of an image type (data:image/...), not '{url[:30]}'"
+    return "image URLs must be data: URIs (HTTP URLs are not accepted)"
+
+
 def _reason(error: ValidationError) -> str:
     last = error.path[-1] if error.path else None
     if error.validator == "pattern" and last == "url":
-        return "image URLs must be data: URIs (HTTP URLs are not accepted)"
+        return image_url_problem(str(error.instance))
     if error.validator == "pattern" and last == "tool_call_id":
         return "tool_call_id must contain 9 letters or digits in a row (e.g. '000000001')"
     return str(error.message)
@@ -175,7 +187,9 @@ def validate_body(body: Any) -> dict[str, Any]:
 
 def _gateway_rule_violations(body: Mapping[str, Any], has_messages: bool) -> list[dict[str, str]]:
     """The rules the gateway adds to a body the schema accepts (module docstring)."""
-    violations = _role_violations(body["messages"]) if has_messages else []
+    violations = (
+        _role_violations(body["messages"]) + _image_violations(body["messages"]) if has_messages else []
+    )
     violations += _tool_name_violations(body.get("tools", ())) + _raw_violations(body)
     if body.get("max_tokens", 1) < 1:  # the schema sets no minimum; no upstream accepts one below 1
         violations.append({"path": "/max_tokens", "message": "max_tokens must be at least 1"})
@@ -191,6 +205,21 @@ def _role_violations(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
         elif role not in ROLES:
             allowed = ", ".join(sorted(ROLES))
             out.append({"path": f"/messages/{i}/role", "message": f"{role!r} is not one of {allowed}"})
+    return out
+
+
+def _image_violations(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Every `image_url.url` of a content part (a list of parts, or one part) is a data:image/ URI."""
+    out = []
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        parts = enumerate(content) if isinstance(content, list) else [(None, content)]
+        for j, part in parts:
+            image = part.get("image_url") if isinstance(part, Mapping) else None
+            url = image.get("url") if isinstance(image, Mapping) else None
+            if isinstance(url, str) and not url.startswith(IMAGE_PREFIX):
+                where = f"/messages/{i}/content" + ("" if j is None else f"/{j}") + "/image_url/url"
+                out.append({"path": where, "message": image_url_problem(url)})
     return out
 
 

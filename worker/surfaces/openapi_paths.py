@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.config.models import ModelTable
+from worker.dialects.limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_ITEMS
 from worker.dialects.schemas import ANTHROPIC_MESSAGES_SCHEMA, OPENAI_CHAT_SCHEMA
 
 COMPONENTS = "#/components/schemas/"
@@ -186,10 +187,70 @@ def model_names(table: ModelTable) -> list[str]:
     return sorted(names)
 
 
+# Every body, on every surface, within the shape limits (worker/dialects/limits.py) that JSON Schema
+# can state: numbers within signed 64 bits and at most MAX_ITEMS entries per array or object, at any
+# depth (the schema refers to itself). The nesting limit it cannot state; it is in the prose.
+BOUNDED_JSON: dict[str, Any] = {
+    "description": "Any JSON value within the gateway's shape limits (docs/deploying.md#client-limits).",
+    "minimum": INT_MIN,
+    "maximum": INT_MAX,
+    "maxItems": MAX_ITEMS,
+    "maxProperties": MAX_ITEMS,
+    "items": {"$ref": COMPONENTS + "BoundedJSON"},
+    "additionalProperties": {"$ref": COMPONENTS + "BoundedJSON"},
+}
+SHAPE_RULE = f"Arrays and objects nest at most {MAX_DEPTH} levels deep."
+
+
+def _needs_tools(condition: dict[str, Any]) -> dict[str, Any]:
+    """When `tool_choice` matches `condition`, `tools` must be there and not empty."""
+    return {
+        "if": {"required": ["tool_choice"], "properties": {"tool_choice": condition}},
+        "then": {"required": ["tools"], "properties": {"tools": {"minItems": 1}}},
+    }
+
+
+# The rules beyond each vendored schema that JSON Schema can state; the ones it cannot (they compare
+# two values of the body) are in CROSS_FIELD_RULES, stated in prose in the operation's description.
+OPENAI_RULES: dict[str, Any] = {
+    "allOf": [
+        _needs_tools({"anyOf": [{"const": "required"}, {"type": "object"}]}),
+        {"properties": {"n": {"enum": [1, None], "description": "Only one choice is served."}}},
+    ]
+}
+ANTHROPIC_RULES: dict[str, Any] = {
+    "allOf": [_needs_tools({"properties": {"type": {"enum": ["any", "tool"]}}, "required": ["type"]})]
+}
+CROSS_FIELD_RULES: dict[str, list[str]] = {
+    "OpenAIChatRequest": [
+        "A `tool_choice` naming a function names one of `tools`.",
+        "Each `tools[].function.parameters` and `response_format.json_schema.schema` is a valid JSON "
+        "Schema (draft 2020-12).",
+    ],
+    "AnthropicMessagesRequest": [
+        "A `tool_choice` of type `tool` names one of `tools`.",
+        "With `thinking` enabled, `max_tokens` is greater than `thinking.budget_tokens`.",
+        "Each `tools[].input_schema` is a valid JSON Schema (draft 2020-12).",
+    ],
+}
+SURFACE_RULES = {"OpenAIChatRequest": OPENAI_RULES, "AnthropicMessagesRequest": ANTHROPIC_RULES}
+
+
 def _body(component: str, names: list[str]) -> dict[str, Any]:
-    """A request body whose `model` must be one the table serves (any other is a 404)."""
-    schema = {"allOf": [_ref(component), {"properties": {"model": {"enum": names}}}]}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    """A request body whose `model` must be one the table serves (any other is a 404), with the rules
+    the gateway adds to the vendored schema; those JSON Schema cannot state are in the description."""
+    parts = [
+        _ref(component),
+        {"properties": {"model": {"enum": names}}},
+        SURFACE_RULES[component],
+        _ref("BoundedJSON"),
+    ]
+    rules = " ".join([*CROSS_FIELD_RULES[component], SHAPE_RULE])
+    return {
+        "required": True,
+        "description": f"Also checked (400 when broken): {rules}",
+        "content": {"application/json": {"schema": {"allOf": parts}}},
+    }
 
 
 def _chat_operation(operation_id: str, parameters: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
@@ -295,6 +356,7 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
 
 def surface_schemas() -> dict[str, Any]:
     requests = {
+        "BoundedJSON": BOUNDED_JSON,
         **_components(OPENAI_CHAT_SCHEMA, "OpenAIChatRequest", "OpenAIIn"),
         **_components(ANTHROPIC_MESSAGES_SCHEMA, "AnthropicMessagesRequest", "AnthropicIn"),
     }
