@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.config.models import ModelTable
-from worker.dialects.limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_ITEMS
+from worker.dialects.limits import MAX_DEPTH, MAX_ITEMS
 from worker.dialects.schemas import ANTHROPIC_MESSAGES_SCHEMA, OPENAI_CHAT_SCHEMA
 
 COMPONENTS = "#/components/schemas/"
@@ -187,47 +187,31 @@ def model_names(table: ModelTable) -> list[str]:
     return sorted(names)
 
 
-# Every body, on every surface, within the shape limits (worker/dialects/limits.py) that JSON Schema
-# can state: numbers within signed 64 bits and at most MAX_ITEMS entries per array or object, at any
-# depth (the schema refers to itself). The nesting limit it cannot state; it is in the prose.
-BOUNDED_JSON: dict[str, Any] = {
-    "description": "Any JSON value within the gateway's shape limits (docs/deploying.md#client-limits).",
-    "minimum": INT_MIN,
-    "maximum": INT_MAX,
-    "maxItems": MAX_ITEMS,
-    "maxProperties": MAX_ITEMS,
-    "items": {"$ref": COMPONENTS + "BoundedJSON"},
-    "additionalProperties": {"$ref": COMPONENTS + "BoundedJSON"},
-}
-SHAPE_RULE = f"Arrays and objects nest at most {MAX_DEPTH} levels deep."
+# The shape limits every body is held to (worker/dialects/limits.py), in prose: they hold for every
+# value at any depth, which only a schema referring to itself can say, and merged with the request
+# schemas such a schema leaves request generators (schemathesis) unable to build some arrays.
+SHAPE_RULE = (
+    f"Every number is within the signed 64-bit range; arrays and objects nest at most {MAX_DEPTH} "
+    f"levels deep and hold at most {MAX_ITEMS} entries each."
+)
 
 
-def _needs_tools(condition: dict[str, Any]) -> dict[str, Any]:
-    """When `tool_choice` matches `condition`, `tools` must be there and not empty."""
-    return {
-        "if": {"required": ["tool_choice"], "properties": {"tool_choice": condition}},
-        "then": {"required": ["tools"], "properties": {"tools": {"minItems": 1}}},
-    }
-
-
-# The rules beyond each vendored schema that JSON Schema can state; the ones it cannot (they compare
-# two values of the body) are in CROSS_FIELD_RULES, stated in prose in the operation's description.
+# The rules beyond each vendored schema that JSON Schema states plainly; the ones it cannot (they relate
+# two values of the body, which a request generator cannot follow) are in CROSS_FIELD_RULES, stated in
+# prose in the request body's description.
 OPENAI_RULES: dict[str, Any] = {
-    "allOf": [
-        _needs_tools({"anyOf": [{"const": "required"}, {"type": "object"}]}),
-        {"properties": {"n": {"enum": [1, None], "description": "Only one choice is served."}}},
-    ]
+    "properties": {"n": {"enum": [1, None], "description": "Only one choice is served."}}
 }
-ANTHROPIC_RULES: dict[str, Any] = {
-    "allOf": [_needs_tools({"properties": {"type": {"enum": ["any", "tool"]}}, "required": ["type"]})]
-}
+ANTHROPIC_RULES: dict[str, Any] = {}
 CROSS_FIELD_RULES: dict[str, list[str]] = {
     "OpenAIChatRequest": [
+        "A `tool_choice` of `required` or naming a function needs a non-empty `tools`.",
         "A `tool_choice` naming a function names one of `tools`.",
         "Each `tools[].function.parameters` and `response_format.json_schema.schema` is a valid JSON "
         "Schema (draft 2020-12).",
     ],
     "AnthropicMessagesRequest": [
+        "A `tool_choice` of type `any` or `tool` needs a non-empty `tools`.",
         "A `tool_choice` of type `tool` names one of `tools`.",
         "With `thinking` enabled, `max_tokens` is greater than `thinking.budget_tokens`.",
         "Each `tools[].input_schema` is a valid JSON Schema (draft 2020-12).",
@@ -243,7 +227,6 @@ def _body(component: str, names: list[str]) -> dict[str, Any]:
         _ref(component),
         {"properties": {"model": {"enum": names}}},
         SURFACE_RULES[component],
-        _ref("BoundedJSON"),
     ]
     rules = " ".join([*CROSS_FIELD_RULES[component], SHAPE_RULE])
     return {
@@ -356,7 +339,6 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
 
 def surface_schemas() -> dict[str, Any]:
     requests = {
-        "BoundedJSON": BOUNDED_JSON,
         **_components(OPENAI_CHAT_SCHEMA, "OpenAIChatRequest", "OpenAIIn"),
         **_components(ANTHROPIC_MESSAGES_SCHEMA, "AnthropicMessagesRequest", "AnthropicIn"),
     }
