@@ -44,17 +44,21 @@ def gateway() -> Iterator[int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    wait_listening(process, port)
+    yield port
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def wait_listening(process: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return
         except OSError:
             assert process.poll() is None and time.monotonic() < deadline, "the gateway did not start"
             time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
 
 
 def connect(port: int) -> socket.socket:
@@ -210,14 +214,7 @@ def test_the_protocol_class_brings_the_head_limits_to_a_bare_uvicorn() -> None:
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_listening(process, port)
         with connect(port) as sock:
             with contextlib.suppress(OSError):
                 sock.sendall(REQUEST_LINE + b"X-N: 1\r\n" * 100_000 + b"\r\n")
