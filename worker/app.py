@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None, ai_binding: Any = None) -> Acce
         # objects (~30 ms each time, the p99 of a loaded gateway under scripts/bench.sh).
         gc.collect()
         gc.freeze()
+        # SIGTERM gives open requests SHUTDOWN_GRACE seconds, then ends them (worker/web/shutdown.py).
+        state.shutdown.install(state.settings.shutdown_grace)
         try:
             async with background(state):
                 yield
@@ -191,6 +193,9 @@ def create_app(settings: Settings | None = None, ai_binding: Any = None) -> Acce
         lifespan=lifespan,
     )
     app.state.app_state = state
+    # Starlette would answer `POST /qwq-32b/` with a 307 to a URL built from the Host header, so a
+    # forged Host sends the client elsewhere. SlugFastPath serves one trailing slash directly instead.
+    app.router.redirect_slashes = False
     # `POST /{slug}` skips the router (worker/web/fastpath.py); every other route's path stays Starlette's.
     other_paths = [
         getattr(r, "path", "") for r in app.routes if getattr(r, "endpoint", None) is not slug_endpoint

@@ -30,6 +30,15 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
+def http_protocol() -> str:
+    """httptools' parser with the gateway's limits on request heads (worker/web/protocol.py); uvicorn's
+    pure-Python h11 where httptools is missing, which bounds only the head's size. Named by its import
+    path: uvicorn hands it to each worker process it spawns."""
+    if importlib.util.find_spec("httptools") is None:
+        return "h11"
+    return "worker.web.protocol:GuardedHttpToolsProtocol"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("keys", "usage"):  # the state store's commands (worker/manage_cli.py)
@@ -91,12 +100,19 @@ def serve(uvicorn: Any, args: argparse.Namespace, settings: Settings) -> None:
         port=args.port or settings.port,
         workers=args.workers,
         loop=fastest("uvloop"),
-        http=fastest("httptools"),
+        http=http_protocol(),
+        # Client limits (docs/deploying.md#client-limits): uvicorn's own knobs; the head's time, size
+        # and header count are held by the protocol class above, the body's time by the app.
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        limit_concurrency=settings.max_connections or None,
+        timeout_keep_alive=int(settings.client_keepalive_timeout),
         access_log=False,  # the gateway logs every request itself, including 499s
         **proxy_options(settings),
         log_level=settings.log_level,
         log_config=server_logging(uvicorn, settings.log_format),
-        timeout_graceful_shutdown=10,
+        # A backstop only: the app ends every open request SHUTDOWN_GRACE seconds after SIGTERM
+        # (worker/web/shutdown.py); uvicorn's own cut, later, drops connections without an answer.
+        timeout_graceful_shutdown=int(settings.shutdown_grace) + 3,
     )
 
 

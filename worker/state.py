@@ -27,6 +27,7 @@ from worker.upstreams.wire.seam import Timeouts, Wire
 from worker.upstreams.workers_ai import WorkersAI
 from worker.upstreams.workers_binding import BindingWire, WorkersAIBinding
 from worker.web.auth import KeyRing
+from worker.web.shutdown import Shutdown
 
 log = logging.getLogger("worker")
 
@@ -49,6 +50,8 @@ class AppState:
     @property
     def flush_interval(self) -> float:
         return self.settings.usage_flush_interval
+
+    shutdown: Shutdown = field(default_factory=Shutdown)
 
     async def aclose(self) -> None:
         if self.recorder is not None:

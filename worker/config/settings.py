@@ -66,6 +66,26 @@ class Settings:
         "Largest non-streamed upstream answer read (after decompression); larger answers 500 "
         "`upstream_bad_response`.",
     )
+    header_timeout: float = _setting(
+        10.0,
+        "Seconds a client gets to send a request's line and headers, counted from the connection or "
+        "the request's first byte; slower ones get 408 (`qwq-gateway` only).",
+    )
+    body_timeout: float = _setting(
+        60.0, "Seconds a client gets to send a request's whole body; slower ones get 408. 0: no limit."
+    )
+    max_header_bytes: int = _setting(
+        64 * 1024, "Largest request head (line and headers) in bytes; larger ones get 431."
+    )
+    max_headers: int = _setting(100, "Most header fields in one request; more get 431.")
+    max_connections: int = _setting(
+        1000,
+        "Most open connections and requests per process; past it new requests get 503 at once "
+        "(`qwq-gateway`: uvicorn's `limit_concurrency`).",
+    )
+    client_keepalive_timeout: float = _setting(
+        5.0, "Seconds an idle client connection is kept open between requests (`qwq-gateway`)."
+    )
     upstream_connect_timeout: float = _setting(5.0, "Seconds to open a connection to the upstream.")
     upstream_first_byte_timeout: float = _setting(
         600.0, "Seconds to wait for the upstream's first byte (reasoning can take minutes)."
@@ -124,6 +144,11 @@ class Settings:
     usage_max_pending: int = _setting(
         10000,
         "Most usage groups (hour, key, model, target, surface) kept while the store is unreachable.",
+    )
+    shutdown_grace: float = _setting(
+        25.0,
+        "Seconds open requests get after SIGTERM before they are ended (streams with a `shutting_down` "
+        "error event, others with a 503).",
     )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
     log_format: str = _setting(

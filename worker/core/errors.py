@@ -5,14 +5,17 @@
     ├── Unauthorized              401     unauthorized            10000
     ├── Forbidden                 403     forbidden               10000
     ├── NotFound                  404     not_found               5007 (unknown model)
+    ├── RequestTimeout            408     request_timeout         3007
     ├── PayloadTooLarge           413     payload_too_large       3006
     ├── UnsupportedMediaType      415     unsupported_media_type  5006
+    ├── TooManyHeaders            431     too_many_headers        5006
     ├── RateLimited               429     rate_limited            3040
     ├── ClientClosed              499     client_closed           3008
     ├── UpstreamError             500     upstream_error          5000
     │   ├── UpstreamTimeout       504*    upstream_timeout        3007
     │   └── UpstreamBadResponse   500     upstream_bad_response   5000
-    └── InternalError             500     internal_error          5000
+    ├── InternalError             500     internal_error          5000
+    └── ShuttingDown              503     shutting_down           5000
 
 *The `/:modelSlug` contract knows 400/401/499/500 (plus 404, 413, 429 that any HTTP client understands), so a
 timeout answers 500 there with code `upstream_timeout`; see `status`.
@@ -74,6 +77,15 @@ class NotFound(GatewayError):
     message = "Not found"
 
 
+class RequestTimeout(GatewayError):
+    """The client did not send its body within `BODY_TIMEOUT`."""
+
+    status = 408
+    code = "request_timeout"
+    cloudflare_code = 3007
+    message = "The request body did not arrive in time"
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     code = "payload_too_large"
@@ -86,6 +98,15 @@ class UnsupportedMediaType(GatewayError):
     code = "unsupported_media_type"
     cloudflare_code = 5006
     message = "Content-Type must be application/json"
+
+
+class TooManyHeaders(GatewayError):
+    """More header fields than `MAX_HEADERS` (the server's own limit may refuse them earlier)."""
+
+    status = 431
+    code = "too_many_headers"
+    cloudflare_code = 5006
+    message = "Too many header fields"
 
 
 class RateLimited(GatewayError):
@@ -122,3 +143,12 @@ class UpstreamBadResponse(UpstreamError):
 
 class InternalError(GatewayError):
     message = "Unexpected failure"
+
+
+class ShuttingDown(GatewayError):
+    """The process is stopping and the request outlived the shutdown grace (`SHUTDOWN_GRACE`)."""
+
+    status = 503
+    code = "shutting_down"
+    cloudflare_code = 5000
+    message = "The gateway is shutting down; send the request again"

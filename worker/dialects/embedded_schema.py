@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
-from worker.dialects.validation import json_pointer
+from worker.dialects.limits import pointer as json_pointer
 
 DRAFTS = "draft-07, 2019-09 or 2020-12"
 Validator = Any  # jsonschema's validator classes share no public base type

@@ -20,6 +20,8 @@ from jsonschema import Draft202012Validator
 
 # Re-exported for the dialects that import it from here (anthropic).
 from worker.dialects.embedded_schema import embedded_schema_violations as embedded_schema_violations
+from worker.dialects.limits import shape_violations
+from worker.dialects.limits import summary as summary
 from worker.dialects.validation import read_schema, violations_of
 
 OPENAI_CHAT_SCHEMA = read_schema("openai-chat-completions.request.schema.json")
@@ -36,6 +38,9 @@ _FAST_RESPONSES = jsonschema_rs.Draft202012Validator(OPENAI_RESPONSES_SCHEMA)
 def _check(
     fast: jsonschema_rs.Draft202012Validator, validator: Draft202012Validator, body: Any
 ) -> list[dict[str, str]]:
+    shape = shape_violations(body)
+    if shape:
+        return shape
     if not isinstance(body, dict):
         return [{"path": "/", "message": "the body must be a JSON object"}]
     try:
@@ -56,11 +61,3 @@ def anthropic_violations(body: Any) -> list[dict[str, str]]:
 
 def responses_violations(body: Any) -> list[dict[str, str]]:
     return _check(_FAST_RESPONSES, _RESPONSES, body)
-
-
-def summary(violations: list[dict[str, str]]) -> str:
-    first = violations[0]
-    text = f"{first['path']}: {first['message']}"
-    if len(violations) > 1:
-        text += f" (and {len(violations) - 1} more)"
-    return text

@@ -9,8 +9,9 @@ Two rules are added on top of the published schema, because the schema alone let
 upstream could serve them: a body may not carry both `prompt` and `messages` (the schema's Prompt branch
 does not look at `messages`, so `{"prompt": "x", "messages": 5}` would pass), and every message needs one
 of the roles `system`, `user`, `assistant`, `tool`, every tool a non-empty name, and `raw: true`
-excludes `tools` and `guided_json` (a raw prompt has no chat template and no chat answer), and
-`max_tokens` is at least 1 (the schema sets no minimum; no upstream accepts less).
+excludes `tools` and `guided_json` (a raw prompt has no chat template and no chat answer),
+`max_tokens` is at least 1 (the schema sets no minimum; no upstream accepts less), and an image URL is a
+`data:image/...` URI (the schema's pattern, `^data:*`, lets any text starting `data` through).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from worker.core.errors import BadRequest
+from worker.dialects.limits import MAX_VIOLATIONS, bounded, shape_violations, summary
+from worker.dialects.limits import pointer as json_pointer
 
 
 def read_schema(name: str) -> dict[str, Any]:
@@ -74,15 +78,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def json_pointer(path: Iterable[Any]) -> str:
-    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
-    return "/" + "/".join(parts)
+IMAGE_PREFIX = "data:image/"
+
+
+def image_url_problem(url: str) -> str:
+    """Why `url` is refused as an image: only `data:image/...` URIs are (a model reads images only, and
+    a `data:text/html` URI handed on as an image would be something else under an image's name)."""
+    if url[:5].lower() == "data:":
+        return f"image URLs must be data: URIs of an image type (data:image/...), not '{url[:30]}'"
+    return "image URLs must be data: URIs (HTTP URLs are not accepted)"
 
 
 def _reason(error: ValidationError) -> str:
     last = error.path[-1] if error.path else None
     if error.validator == "pattern" and last == "url":
-        return "image URLs must be data: URIs (HTTP URLs are not accepted)"
+        return image_url_problem(str(error.instance))
     if error.validator == "pattern" and last == "tool_call_id":
         return "tool_call_id must contain 9 letters or digits in a row (e.g. '000000001')"
     return str(error.message)
@@ -122,21 +132,27 @@ def _branch_distance(errors: list[ValidationError]) -> tuple[bool, int, int]:
 
 
 def violations_of(errors: Iterable[ValidationError]) -> list[dict[str, str]]:
-    leaves = [leaf for error in errors for leaf in _unpack(error)]
+    """The violations a validator found, at most `MAX_VIOLATIONS` of them (a body within the shape
+    caps can still break a rule thousands of times; listing each would cost seconds and megabytes)."""
+    pending = iter(errors)
+    taken = list(islice(pending, MAX_VIOLATIONS))
+    more = next(pending, None) is not None
+    leaves = [leaf for error in taken for leaf in _unpack(error)]
     leaves.sort(key=lambda e: [str(p) for p in e.absolute_path])
-    return [{"path": json_pointer(leaf.absolute_path), "message": _reason(leaf)} for leaf in leaves]
+    found = [{"path": json_pointer(leaf.absolute_path), "message": _reason(leaf)} for leaf in leaves]
+    return bounded(found, more)
 
 
 def _fail(violations: list[dict[str, str]]) -> BadRequest:
-    first = violations[0]
-    summary = f"{first['path']}: {first['message']}"
-    if len(violations) > 1:
-        summary += f" (and {len(violations) - 1} more)"
-    return BadRequest(f"Invalid payload: {summary}", violations)
+    violations = bounded(violations)
+    return BadRequest(f"Invalid payload: {summary(violations)}", violations)
 
 
 def validate_body(body: Any) -> dict[str, Any]:
     """Check a decoded body; return it with the schema's defaults filled in, or raise `BadRequest`."""
+    shape = shape_violations(body)
+    if shape:
+        raise _fail(shape)
     if not isinstance(body, dict):
         raise _fail([{"path": "/", "message": f"the body must be a JSON object, not {_json_type(body)}"}])
     has_prompt, has_messages = "prompt" in body, "messages" in body
@@ -171,7 +187,9 @@ def validate_body(body: Any) -> dict[str, Any]:
 
 def _gateway_rule_violations(body: Mapping[str, Any], has_messages: bool) -> list[dict[str, str]]:
     """The rules the gateway adds to a body the schema accepts (module docstring)."""
-    violations = _role_violations(body["messages"]) if has_messages else []
+    violations = (
+        _role_violations(body["messages"]) + _image_violations(body["messages"]) if has_messages else []
+    )
     violations += _tool_name_violations(body.get("tools", ())) + _raw_violations(body)
     if body.get("max_tokens", 1) < 1:  # the schema sets no minimum; no upstream accepts one below 1
         violations.append({"path": "/max_tokens", "message": "max_tokens must be at least 1"})
@@ -187,6 +205,21 @@ def _role_violations(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
         elif role not in ROLES:
             allowed = ", ".join(sorted(ROLES))
             out.append({"path": f"/messages/{i}/role", "message": f"{role!r} is not one of {allowed}"})
+    return out
+
+
+def _image_violations(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Every `image_url.url` of a content part (a list of parts, or one part) is a data:image/ URI."""
+    out = []
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        parts = enumerate(content) if isinstance(content, list) else [(None, content)]
+        for j, part in parts:
+            image = part.get("image_url") if isinstance(part, Mapping) else None
+            url = image.get("url") if isinstance(image, Mapping) else None
+            if isinstance(url, str) and not url.startswith(IMAGE_PREFIX):
+                where = f"/messages/{i}/content" + ("" if j is None else f"/{j}") + "/image_url/url"
+                out.append({"path": where, "message": image_url_problem(url)})
     return out
 
 

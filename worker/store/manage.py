@@ -77,7 +77,9 @@ def parse_time(name: str, value: object) -> float | None:
 def _positive_int(name: str, value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        value = int(value)  # JSON does not tell 499 from 499.0, and neither does JSON Schema's "integer"
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
         raise Invalid(f"'{name}' must be a whole number of at least 1, or null")
     return value
 

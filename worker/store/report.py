@@ -19,10 +19,10 @@ def parse_query(params: Mapping[str, str]) -> tuple[UsageQuery, str]:
     unknown = sorted(set(params) - PARAMETERS)
     if unknown:
         raise Invalid(f"Unknown parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(PARAMETERS))}")
-    group_by = params.get("group_by") or "hour"
+    group_by = params.get("group_by", "hour")  # given, even empty, it must be one of them
     if group_by not in GROUP_BYS:
         raise Invalid("'group_by' must be 'hour', 'day', 'key' or 'model'")
-    fmt = params.get("format") or "json"
+    fmt = params.get("format", "json")
     if fmt not in FORMATS:
         raise Invalid("'format' must be 'json' or 'csv'")
     since = parse_time("from", _number_or_text(params.get("from")))

@@ -28,7 +28,7 @@ from worker.web.asgi import (
     require_json,
     send_json,
 )
-from worker.web.auth import KeyRing, authenticate
+from worker.web.auth import KeyRing, authenticate, credential
 
 
 def is_anthropic(scope: Scope) -> bool:
@@ -40,12 +40,12 @@ def is_anthropic(scope: Scope) -> bool:
 def anthropic_authenticate(keys: KeyRing, scope: Scope) -> Identity:
     """Anthropic's SDK sends `x-api-key`; a bearer token (its `auth_token`) is accepted as well, and
     either one being valid is enough."""
-    api_key = header(scope, b"x-api-key")
+    api_key = credential(scope, b"x-api-key")
     if keys.open:
         return ANONYMOUS
     if api_key is not None and (identity := keys.identify_quietly(api_key.strip())) is not None:
         return identity
-    authorization = header(scope, b"authorization")
+    authorization = credential(scope, b"authorization")
     if api_key is not None and authorization is None:
         raise Unauthorized(detail="The API key is not valid")
     if authorization is None:

@@ -30,13 +30,13 @@ from worker.web.asgi import (
     Receive,
     Scope,
     Send,
+    check_headers,
     decode_json,
-    header,
     read_body,
     require_json,
     send_json,
 )
-from worker.web.auth import KeyRing, UnknownKey, authenticate
+from worker.web.auth import KeyRing, UnknownKey, authenticate, credential
 from worker.web.disconnect import DisconnectGuard
 from worker.web.streaming import respond_stream
 
@@ -90,7 +90,7 @@ class Dialect(Protocol):
 
 
 def bearer_authenticate(keys: KeyRing, scope: Scope) -> Identity:
-    return authenticate(keys, header(scope, b"authorization"))
+    return authenticate(keys, credential(scope, b"authorization"))
 
 
 def error_headers(error: GatewayError) -> list[tuple[bytes, bytes]]:
@@ -126,7 +126,8 @@ class DialectEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await self._handle(scope, receive, send)
+            with self.state.shutdown.track():
+                await self._handle(scope, receive, send)
         except GatewayError as error:
             scope[STATUS_KEY] = error.status
             record = record_of(scope)
@@ -143,6 +144,7 @@ class DialectEndpoint:
         record = record_of(scope)
         if record is not None:  # before any check: a refusal counts under its surface too
             record.surface = dialect.surface
+        check_headers(scope, state.settings.max_headers)
         identity = await identify(state, dialect, scope)
         if record is not None:  # from here on the request is accounted to the key
             record.key_id = identity.key_id
@@ -150,7 +152,8 @@ class DialectEndpoint:
         if located is not None and record is not None:
             record.model = located.slug
         require_json(scope)
-        body = await read_body(scope, receive, state.settings.max_body_bytes)
+        settings = state.settings
+        body = await read_body(scope, receive, settings.max_body_bytes, settings.body_timeout)
         call = dialect.parse(decode_json(body), located, scope, state)
         request_id = request_id_of(scope)
         if record is not None:
@@ -180,6 +183,7 @@ class DialectEndpoint:
                     state.settings.keepalive_interval,
                     request_id,
                     call.answer_headers(),
+                    state.shutdown,
                 )
                 return
             completion = await aggregate(events)

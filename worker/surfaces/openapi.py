@@ -11,9 +11,10 @@ from typing import Any, get_args
 
 from worker.config.models import ModelTable
 from worker.core.ir import ReasoningMode, ResponseShape
-from worker.dialects.validation import INPUT_SCHEMA, RAW_EXCLUDES, ROLES, SHARED_FIELDS
+from worker.dialects.limits import INT_MAX
+from worker.dialects.validation import IMAGE_PREFIX, INPUT_SCHEMA, RAW_EXCLUDES, ROLES, SHARED_FIELDS
 from worker.surfaces.admin_openapi import ADMIN_SCHEMAS, admin_paths
-from worker.surfaces.openapi_paths import SECURITY_SCHEMES, surface_paths, surface_schemas
+from worker.surfaces.openapi_paths import SECURITY_SCHEMES, SHAPE_RULE, surface_paths, surface_schemas
 
 GATEWAY_RULES: dict[str, Any] = {
     "description": "Rules the gateway adds to the published schema (see docs/surfaces.md, 'Validation').",
@@ -42,7 +43,8 @@ GATEWAY_RULES: dict[str, Any] = {
             }
         },
         "functions": False,
-        "max_tokens": {"minimum": 1},
+        # Every number of a body fits a signed 64-bit integer (worker/dialects/limits.py).
+        "max_tokens": {"minimum": 1, "maximum": INT_MAX},
         "tools": {
             "items": {
                 "if": {"required": ["name"]},
@@ -55,7 +57,8 @@ GATEWAY_RULES: dict[str, Any] = {
 
 CONTENT_PART: dict[str, Any] = {
     "type": "object",
-    "description": "A text part, or an image part whose image_url.url is a data: URI.",
+    "description": "A text part, or an image part whose image_url.url is a data:image/ URI.",
+    "properties": {"image_url": {"properties": {"url": {"pattern": f"^{IMAGE_PREFIX}"}}}},
     "if": {"properties": {"type": {"const": "image_url"}}, "required": ["type"]},
     "then": {"required": ["image_url"], "properties": {"image_url": {"required": ["url"]}}},
 }
@@ -280,7 +283,10 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, **SECURITY_SCHEMES},
             "schemas": {
-                "RunInput": {"allOf": [INPUT_SCHEMA, GATEWAY_RULES]},
+                "RunInput": {
+                    "allOf": [INPUT_SCHEMA, GATEWAY_RULES],
+                    "description": f"Also checked (400 when broken): {SHAPE_RULE}",
+                },
                 "ContentPart": CONTENT_PART,
                 "Error": ERROR,
                 "Usage": USAGE,

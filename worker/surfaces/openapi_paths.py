@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.config.models import ModelTable
+from worker.dialects.limits import MAX_DEPTH, MAX_ITEMS
 from worker.dialects.schemas import ANTHROPIC_MESSAGES_SCHEMA, OPENAI_CHAT_SCHEMA, OPENAI_RESPONSES_SCHEMA
 
 COMPONENTS = "#/components/schemas/"
@@ -293,10 +294,69 @@ def model_names(table: ModelTable) -> list[str]:
     return sorted(names)
 
 
+# The shape limits every body is held to (worker/dialects/limits.py), in prose: they hold for every
+# value at any depth, which only a schema referring to itself can say, and merged with the request
+# schemas such a schema leaves request generators (schemathesis) unable to build some arrays.
+SHAPE_RULE = (
+    f"Every number is within the signed 64-bit range; arrays and objects nest at most {MAX_DEPTH} "
+    f"levels deep and hold at most {MAX_ITEMS} entries each."
+)
+
+
+# The rules beyond each vendored schema that JSON Schema states plainly; the ones it cannot (they relate
+# two values of the body, which a request generator cannot follow) are in CROSS_FIELD_RULES, stated in
+# prose in the request body's description.
+OPENAI_RULES: dict[str, Any] = {
+    "properties": {"n": {"enum": [1, None], "description": "Only one choice is served."}}
+}
+ANTHROPIC_RULES: dict[str, Any] = {}
+CROSS_FIELD_RULES: dict[str, list[str]] = {
+    "OpenAIChatRequest": [
+        "A `tool_choice` of `required` or naming a function needs a non-empty `tools`.",
+        "A `tool_choice` naming a function names one of `tools`.",
+        "Each `tools[].function.parameters` and `response_format.json_schema.schema` is a valid JSON "
+        "Schema (under the draft its `$schema` names; 2020-12 when it names none).",
+    ],
+    "OpenAIResponsesRequest": [
+        "A `previous_response_id` names a response this gateway stored for the same key.",
+        "An `input` given as items holds at least one message.",
+        "A `tool_choice` of `required` or naming a function needs a function in `tools` (built-in tool "
+        "kinds such as `web_search` are not offered to the model).",
+        "A `tool_choice` naming a function names one of the function `tools`.",
+        "Each function tool's `parameters` and `text.format.schema` is a valid JSON Schema (under the "
+        "draft its `$schema` names; 2020-12 when it names none).",
+    ],
+    "AnthropicMessagesRequest": [
+        "A `tool_choice` of type `any` or `tool` needs a tool the model is offered: one of type `custom` "
+        "(or none), or an Anthropic-defined client tool (`bash_*`, `text_editor_*`, `memory_*`); server "
+        "tools are not offered to the model.",
+        "A `tool_choice` of type `tool` names one of `tools`.",
+        "With a `thinking.budget_tokens`, `max_tokens` is greater than it.",
+        "Each `tools[].input_schema` is a valid JSON Schema (under the draft its `$schema` names; 2020-12 "
+        "when it names none).",
+    ],
+}
+SURFACE_RULES = {
+    "OpenAIChatRequest": OPENAI_RULES,
+    "AnthropicMessagesRequest": ANTHROPIC_RULES,
+    "OpenAIResponsesRequest": {},
+}
+
+
 def _body(component: str, names: list[str]) -> dict[str, Any]:
-    """A request body whose `model` must be one the table serves (any other is a 404)."""
-    schema = {"allOf": [_ref(component), {"properties": {"model": {"enum": names}}}]}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    """A request body whose `model` must be one the table serves (any other is a 404), with the rules
+    the gateway adds to the vendored schema; those JSON Schema cannot state are in the description."""
+    parts = [
+        _ref(component),
+        {"properties": {"model": {"enum": names}}},
+        SURFACE_RULES[component],
+    ]
+    rules = " ".join([*CROSS_FIELD_RULES[component], SHAPE_RULE])
+    return {
+        "required": True,
+        "description": f"Also checked (400 when broken): {rules}",
+        "content": {"application/json": {"schema": {"allOf": parts}}},
+    }
 
 
 def _chat_operation(operation_id: str, parameters: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:

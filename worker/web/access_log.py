@@ -2,8 +2,9 @@
 
 Pure ASGI, never Starlette's base-HTTP middleware class, which hides client disconnects from the app. The log
 line carries method, path, status, duration and request id: never a body, a header value or a
-traceback. An exception that escapes an endpoint is logged by class name only and answered with a
-generic 500 that names the request id, so a stack trace can reach neither the client nor the log.
+traceback; method and path with their control characters escaped (`logformat.escape`). An exception
+that escapes an endpoint is logged by class name only and answered with a generic 500 that names the
+request id, so a stack trace can reach neither the client nor the log.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from worker.core.outcome import RecordSink, RequestRecord
 from worker.observe.context import LOG_RECORD_ATTRIBUTE, REQUEST_ID
 from worker.web.asgi import Message, Receive, Scope, Send, send_json
 from worker.web.coalesce import CoalescingSend
+from worker.web.logformat import escape
 
 log = logging.getLogger("worker.access")
 REQUEST_ID_KEY = "worker.request_id"
@@ -71,11 +73,12 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]  # as the client sent it (a route may normalise the scope's copy)
         request_id = _incoming_request_id(scope) or new_request_id()
         scope[REQUEST_ID_KEY] = request_id
         id_token = REQUEST_ID.set(request_id)  # for every log line and the upstream (`worker.observe`)
         peer = scope.get("client")
-        record = RequestRecord(request_id, scope["method"], scope["path"], client=peer[0] if peer else "")
+        record = RequestRecord(request_id, scope["method"], path, client=peer[0] if peer else "")
         scope[RECORD_KEY] = record
         rid_header = (b"x-request-id", request_id.encode())
         started = record.started
@@ -108,7 +111,8 @@ class AccessLogMiddleware:
                 # `makeRecord` + `handle` is `log.info` without `findCaller`'s walk up the stack for a
                 # source line the access line never shows (~20% of the line's cost); filters and
                 # handlers apply as for any record.
-                args = (scope["method"], scope["path"], status, record.duration * 1000, request_id)
+                # Method and path are the client's: escaped, or a `%0a` in the path would forge a line.
+                args = (escape(scope["method"]), escape(path), status, record.duration * 1000, request_id)
                 extra = {LOG_RECORD_ATTRIBUTE: record}  # the JSON format's fields (`observe.jsonlog`)
                 log.handle(
                     log.makeRecord(log.name, logging.INFO, __file__, 0, ACCESS_LINE, args, None, None, extra)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
-from worker.core.errors import BadRequest, ClientClosed, PayloadTooLarge, UnsupportedMediaType
+from worker.core.errors import (
+    BadRequest,
+    ClientClosed,
+    PayloadTooLarge,
+    RequestTimeout,
+    TooManyHeaders,
+    UnsupportedMediaType,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -51,11 +59,30 @@ def require_json(scope: Scope) -> None:
         raise UnsupportedMediaType(detail=f"Got Content-Type '{media[:100]}'")
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """Read the whole body, refusing (413) as soon as it is known to exceed `limit` bytes."""
+def check_headers(scope: Scope, limit: int) -> None:
+    """Refuse (431) more than `limit` header fields. `qwq-gateway`'s server refuses them before the
+    app is called (worker/web/protocol.py); this holds under any server, once the head is parsed."""
+    if len(scope["headers"]) > limit:
+        raise TooManyHeaders(detail=f"The request has {len(scope['headers'])}; the limit is {limit}")
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, within: float = 0.0) -> bytes:
+    """Read the whole body, refusing (413) as soon as it is known to exceed `limit` bytes, and (408)
+    when it has not all arrived `within` seconds (0: no limit): a client trickling a byte a
+    second would otherwise hold its connection, and this request's memory, for as long as it likes."""
     declared = header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(detail=f"The body is {declared} bytes; the limit is {limit}")
+    if within <= 0:
+        return await _read_chunks(receive, limit)
+    try:
+        async with asyncio.timeout(within):
+            return await _read_chunks(receive, limit)
+    except TimeoutError:
+        raise RequestTimeout(detail=f"The whole body must arrive within {within:g} seconds") from None
+
+
+async def _read_chunks(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:

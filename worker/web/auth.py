@@ -16,6 +16,7 @@ from typing import Protocol
 
 from worker.core.errors import Unauthorized
 from worker.core.identity import ANONYMOUS, Identity
+from worker.web.asgi import Scope
 
 MANAGED_PREFIX = "qwq_"
 
@@ -74,6 +75,22 @@ class KeyRing:
             return self.identify(presented) is not None
         except Unauthorized:
             return False
+
+
+def credential(scope: Scope, name: bytes) -> str | None:
+    """The value of the credential header `name`, or None; two different values are refused (401).
+
+    Why: with two `Authorization` headers, which one counts depends on who reads them. A proxy in front
+    may check the first while the gateway reads another, so a request could pass one gate with a key
+    the other never saw. Repeating the same value is harmless and accepted."""
+    found: bytes | None = None
+    for key, value in scope["headers"]:
+        if key == name:
+            if found is not None and value != found:
+                shown = name.decode("latin-1")
+                raise Unauthorized(detail=f"The request carries more than one '{shown}' header")
+            found = value
+    return None if found is None else found.decode("latin-1")
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -7,6 +7,9 @@ errors. Profiled under the benchmark (docs/performance.md) that was ~12% of the 
 request. Everything else (other methods, other routes, paths with more than one segment, an app
 mounted under a root path) still goes through Starlette, so 404/405 answers and any route added
 later keep working: a single-segment path that another route claims is never taken as a slug.
+
+One trailing slash is dropped before routing (`/qwq-32b/` is served as `/qwq-32b`): Starlette's own
+answer to it, a redirect, builds its URL from the client's Host header, which a client can forge.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class SlugFastPath:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/") and len(scope["path"]) > 1:
+            scope["path"] = scope["path"][:-1]
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
             path: str = scope["path"]
             fixed = self.fixed.get(path)

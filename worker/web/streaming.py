@@ -8,6 +8,8 @@
   never a clean, empty end. That holds for unexpected exceptions too (sent as `internal_error`, logged
   by class name only). A client that left (`ClientClosed`, or the cancellation `DisconnectGuard`
   sends) gets nothing: there is nobody to tell, and the 499 is logged by the middleware.
+- Shutdown: a stream still open when the shutdown grace ends (`worker.web.shutdown`) is cancelled;
+  that cancellation is answered like a failure, with a `shutting_down` error event and no `[DONE]`.
 - Backpressure: every event is awaited through `send`, which waits while the socket's buffer is full,
   so a slow reader slows the upstream read instead of growing a buffer here.
 
@@ -27,10 +29,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from worker.core.closing import close
-from worker.core.errors import ClientClosed, GatewayError, InternalError
+from worker.core.errors import ClientClosed, GatewayError, InternalError, ShuttingDown
 from worker.core.ir import Event
 from worker.observe import hooks
 from worker.web.asgi import Send, send_json
+from worker.web.shutdown import Shutdown
 
 log = logging.getLogger("worker.stream")
 
@@ -143,6 +146,7 @@ async def respond_stream(
     keepalive_interval: float,
     request_id: str,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    shutdown: Shutdown | None = None,
 ) -> int:
     """Stream `events`; return the status to log (200, or the status of the error that ended it).
 
@@ -158,7 +162,11 @@ async def respond_stream(
                 await responder.write(chunk)
     except ClientClosed:
         raise
-    except Exception as exc:  # an upstream failure, or a bug: either way the client must be told
+    except (Exception, asyncio.CancelledError) as exc:  # an upstream failure, a bug, or the shutdown
+        if isinstance(exc, asyncio.CancelledError):
+            if shutdown is None or not shutdown.absorb():
+                raise  # the client left (DisconnectGuard) or the server is cancelling: nobody to tell
+            exc = ShuttingDown()
         error = exc if isinstance(exc, GatewayError) else InternalError()
         if not isinstance(exc, GatewayError):
             log.error("stream %s: unexpected %s", request_id, type(exc).__name__)
