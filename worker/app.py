@@ -11,6 +11,7 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -19,6 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from worker.config.settings import Settings, SettingsError, load_settings
+from worker.console.cors import CorsMiddleware
+from worker.console.routes import console_routes
 from worker.state import AppState, build_state
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.model_slug import ModelSlugEndpoint
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
             Route("/healthz", get_only(healthz), methods=ALL_METHODS),
             Route("/readyz", get_only(readyz), methods=ALL_METHODS),
             *surface_routes(state),
+            *console_routes(state),
             Route("/{slug}", slug_endpoint, methods=["POST"]),
         ],
         lifespan=lifespan,
@@ -150,4 +154,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         and "{" not in r.path
         and "POST" in (r.methods or ())
     }
-    return AccessLogMiddleware(SlugFastPath(app, slug_endpoint, other_paths, fixed), state.sinks)
+    served: Any = SlugFastPath(app, slug_endpoint, other_paths, fixed)
+    if settings.cors_origins:  # not installed at all by default: no cost, and no cross-origin access
+        served = CorsMiddleware(served, settings.cors_origins)
+    return AccessLogMiddleware(served, state.sinks)
