@@ -86,6 +86,8 @@ def test_the_answer_streams_with_the_thinking_in_its_own_panel(
     wait_for(
         browser, lambda: turn.find_element(By.CSS_SELECTOR, ".thinking").get_attribute("open") is not None
     )
+    assert not find(browser, "#pg-curl-text").is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, ".curl-label").is_displayed()
     screenshot(browser, "playground")
 
 

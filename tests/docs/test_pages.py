@@ -30,6 +30,7 @@ PAGE_IDS = [name_of(p) for p in PAGES]
 EXPECTED_DOCS = {
     "architecture.md",
     "configuration.md",
+    "console.md",
     "deploying.md",
     "errors.md",
     "performance.md",
