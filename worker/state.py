@@ -81,10 +81,10 @@ def build_state(settings: Settings) -> AppState:
         log.warning(banner)
     wire = make_wire(settings)  # one pool for every adapter
     adapters: dict[str, Upstream] = {
-        "openai": OpenAICompatible(wire),
+        "openai": OpenAICompatible(wire, settings.upstream_max_body_bytes),
         "simulator": Simulator(settings.simulator_token_delay, settings.simulator_reasoning_field),
-        "workers-ai": WorkersAI(wire),
-        "gateway": ChainedGateway(wire),
+        "workers-ai": WorkersAI(wire, settings.upstream_max_body_bytes),
+        "gateway": ChainedGateway(wire, settings.upstream_max_body_bytes),
     }
     for entry in table.entries.values():
         for target in entry.targets:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from tests.streams import collect, cuts, feed, reasoning_of, text_of
-from worker.answer.reasoning import held_prefix, present_reasoning, split_reasoning
+from worker.answer.reasoning import MAX_HELD_SPACE, held_prefix, present_reasoning, split_reasoning
+from worker.core.closing import close
 from worker.core.ir import (
     Event,
     Finish,
@@ -147,3 +150,27 @@ async def test_the_one_stage_inline_split_passes_an_upstream_chunk_on_as_it_came
     out = await collect(split_reasoning(feed([chunk, *END]), inline=True))
     assert out[0] is chunk
     assert isinstance(out[-1], UsageEvent) and out[-1].usage.reasoning_tokens == count_tokens(chunk.text)
+
+
+async def test_white_space_is_never_held_without_bound() -> None:
+    """An answer of blanks (before a JSON answer's first character, or trailing reasoning) is passed on
+    once there is more than `MAX_HELD_SPACE` of it, not held until the stream ends."""
+    consumed = 0
+
+    async def blanks(first: Event) -> AsyncIterator[Event]:
+        nonlocal consumed
+        yield first
+        for _ in range(100_000):
+            consumed += 1
+            yield TextDelta(" ") if isinstance(first, TextDelta) else ReasoningDelta(" ")
+
+    consumed = 0
+    split = split_reasoning(blanks(TextDelta(" ")), json_answer=True)
+    assert isinstance(await anext(split), ReasoningDelta) and consumed <= MAX_HELD_SPACE + 1
+    await close(split)
+    consumed = 0
+    shown = present_reasoning(blanks(ReasoningDelta("Let me think.")), "separate")
+    assert await anext(shown) == ReasoningDelta("Let me think.")
+    blank = await anext(shown)
+    assert isinstance(blank, ReasoningDelta) and blank.text.isspace() and consumed <= MAX_HELD_SPACE + 2
+    await close(shown)

@@ -7,7 +7,17 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from worker.answer.stops import StopScanner
-from worker.core.ir import ChatRequest, Event, Finish, Message, TextDelta, ToolCallDelta, Usage, UsageEvent
+from worker.core.ir import (
+    ChatRequest,
+    Event,
+    Finish,
+    Message,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
 
 REQUEST = ChatRequest(model="m", messages=(Message(role="user", content="hi"),))
 
@@ -80,3 +90,38 @@ async def test_tool_calls_are_not_scanned() -> None:
     scanner = StopScanner(["END"])
     events = [e async for e in scanner.apply(source(), REQUEST)]
     assert events == [ToolCallDelta(0, '{"q": "END"}', "c", "f"), Finish("tool_calls")]
+
+
+async def _scan(events: Sequence[Event], stops: Sequence[str]) -> list[Event]:
+    async def source() -> AsyncIterator[Event]:
+        for event in events:
+            yield event
+
+    return [e async for e in StopScanner(stops).apply(source(), REQUEST)]
+
+
+async def test_usage_after_a_stop_counts_the_reasoning_the_client_received() -> None:
+    """Reasoning in its own field: counted in completion_tokens and kept as reasoning_tokens."""
+    out = await _scan([ReasoningDelta("Let me think it over."), TextDelta("One. Two. Three.")], ["Two"])
+    usage = out[-1]
+    assert isinstance(usage, UsageEvent)
+    assert usage.usage.reasoning_tokens == 6  # "Let", " me", " think", " it", " over", "."
+    assert usage.usage.completion_tokens == 6 + 3  # and "One", ".", " " of the answer
+    assert usage.usage.estimated
+
+
+async def test_usage_after_a_stop_counts_inline_reasoning_as_reasoning() -> None:
+    out = await _scan([TextDelta("Hmm, fine.</think>\n\nOne. Two.")], ["Two"])
+    usage = out[-1]
+    assert isinstance(usage, UsageEvent)
+    assert usage.usage.reasoning_tokens == 4  # "Hmm", ",", " fine", "."
+    assert usage.usage.completion_tokens > usage.usage.reasoning_tokens
+
+
+async def test_usage_after_a_stop_counts_tool_call_arguments() -> None:
+    call = ToolCallDelta(0, '{"city": "Paris"}', "c1", "get_weather")
+    out = await _scan([call, TextDelta("done STOP")], ["STOP"])
+    usage = out[-1]
+    assert isinstance(usage, UsageEvent)
+    assert usage.usage.reasoning_tokens is None
+    assert usage.usage.completion_tokens > 3  # the call's name and arguments, then " done "

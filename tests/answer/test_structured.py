@@ -39,3 +39,16 @@ def test_invalid_json_and_cut_off_say_so() -> None:
 def test_invalid_schema_is_a_400() -> None:
     with pytest.raises(BadRequest, match="guided_json is not a valid JSON schema"):
         compile_schema({"type": 12})
+
+
+def test_a_mismatch_names_the_field_the_client_gave_the_schema_in() -> None:
+    error = check_answer(compile_schema(SCHEMA), '{"n": "three"}', cut_off=False, field="response_format")
+    assert error is not None and "the response_format schema at /n" in error.message
+    default = check_answer(compile_schema(SCHEMA), '{"n": "three"}', cut_off=False)
+    assert default is not None and "the guided_json schema" in default.message
+
+
+def test_a_broken_schema_is_named_by_its_field() -> None:
+    with pytest.raises(BadRequest) as refused:
+        compile_schema({"type": 12}, "response_format")
+    assert "/response_format is not a valid JSON schema" in refused.value.message

@@ -125,7 +125,11 @@ def test_error_bodies() -> None:
         "error": "Invalid payload: x",
         "detail": [{"path": "/", "message": "m"}],
     }
-    assert render_error(UpstreamError()) == {"error": "Upstream model error"}
+    # nothing more to say: `detail` still there, carrying the machine code
+    assert render_error(UpstreamError()) == {
+        "error": "Upstream model error",
+        "detail": {"code": "upstream_error"},
+    }
     assert (
         error_event(UpstreamError("boom")) == b'data: {"error":"boom","detail":{"code":"upstream_error"}}\n\n'
     )

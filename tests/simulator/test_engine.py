@@ -122,3 +122,24 @@ def test_once_faults_apply_only_on_the_first_try() -> None:
     no_call = chat("x [sim:no-call-once]", tools=(WEATHER,))
     assert generate(no_call).tool_calls == () and generate(no_call, first_try=False).tool_calls
     assert generate(chat("x [sim:no-call]", tools=(WEATHER,)), first_try=False).tool_calls == ()
+
+
+def test_a_forced_tool_choice_is_honoured_after_a_tool_turn_too() -> None:
+    call = generate(chat(tools=(WEATHER,))).tool_calls[0]
+    history = (
+        Message("user", "weather?"),
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", "sunny, 21C", tool_call_id=call.id),
+    )
+    for forced in (ToolChoice("function", "get_weather"), ToolChoice("required")):
+        again = generate(ChatRequest(model="qwq-32b", messages=history, tools=(WEATHER,), tool_choice=forced))
+        assert again.tool_calls[0].name == "get_weather"
+    auto = generate(
+        ChatRequest(model="qwq-32b", messages=history, tools=(WEATHER,), tool_choice=ToolChoice("auto"))
+    )
+    assert auto.tool_calls == ()
+
+
+def test_json_mode_answers_a_non_empty_object() -> None:
+    value = orjson.loads(generate(chat(json_mode=True)).answer_text)
+    assert isinstance(value, dict) and value and isinstance(value["answer"], str)

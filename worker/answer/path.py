@@ -62,10 +62,11 @@ def _visible(event: Event, mode: ReasoningMode, waiting_for_call: bool) -> bool:
 
 
 class _Check:
-    __slots__ = ("_arguments", "_calls", "_names", "_required", "_text", "_validator")
+    __slots__ = ("_arguments", "_calls", "_field", "_names", "_required", "_text", "_validator")
 
-    def __init__(self, validator: Validator | None, call_required: bool) -> None:
+    def __init__(self, validator: Validator | None, call_required: bool, field: str) -> None:
         self._validator = validator
+        self._field = field
         self._required = call_required
         self._text: list[str] = []
         self._calls = False
@@ -106,14 +107,18 @@ class _Check:
         if self._required and not self._calls:
             return ToolCallMissing()
         if self._validator is not None and not self._calls:
-            return check_answer(self._validator, "".join(self._text), finish.reason == "length")
+            return check_answer(self._validator, "".join(self._text), finish.reason == "length", self._field)
         return None
 
 
 async def _checked(
     request: ChatRequest, upstream_request: ChatRequest, run: Run, prompt_tools: bool, mode: ReasoningMode
 ) -> AsyncIterator[Event]:
-    validator = compile_schema(request.response_schema) if request.response_schema is not None else None
+    validator = (
+        compile_schema(request.response_schema, request.schema_field)
+        if request.response_schema is not None
+        else None
+    )
     choice = request.tool_choice
     call_required = prompt_tools and choice is not None and choice.mode in ("required", "function")
     tries = 2 if validator is not None or call_required else 1
@@ -124,7 +129,7 @@ async def _checked(
             events = split_reasoning(events, request.response_schema is not None or request.json_mode)
         if prompt_tools:
             events = parse_tagged_calls(events)
-        check = _Check(validator, call_required)
+        check = _Check(validator, call_required, request.schema_field)
         held: list[Event] = []
         retry = False
         try:

@@ -34,7 +34,7 @@ from worker.core.ir import (
     Usage,
     UsageEvent,
 )
-from worker.core.tokens import count_tokens
+from worker.core.tokens import TokenTally
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -50,13 +50,13 @@ def held_prefix(text: str, tag: str) -> int:
     return 0
 
 
-def _closed_usage(event: UsageEvent, reasoning_parts: list[str]) -> UsageEvent:
-    """Counted once, at the end, and only when the upstream did not say: counting every chunk as it
-    passed cost a regex scan per event even for upstreams that report the figure themselves."""
+def _closed_usage(event: UsageEvent, tally: TokenTally) -> UsageEvent:
+    """Counted in batches (`TokenTally`), not per chunk: a regex scan per event cost even upstreams that
+    report the figure themselves; and only used when the upstream did not say."""
     usage = event.usage
-    if usage.reasoning_tokens is not None or not reasoning_parts:
+    if usage.reasoning_tokens is not None:
         return event
-    counted = count_tokens("".join(reasoning_parts))
+    counted = tally.total()
     if counted == 0:
         return event
     reasoning = min(counted, usage.completion_tokens)
@@ -66,6 +66,9 @@ def _closed_usage(event: UsageEvent, reasoning_parts: list[str]) -> UsageEvent:
 INLINE_CLOSE = TextDelta(THINK_CLOSE)
 REASONING_END = ReasoningEnd()
 TAG_TAIL = len(THINK_CLOSE) - 1  # the longest end of a chunk that can be the start of the tag
+# White space held back (before a JSON answer's first character, or at the end of the reasoning in case
+# it is its end) is bounded: memory per stream must not grow with the answer, even one of blanks.
+MAX_HELD_SPACE = 4096
 
 
 async def split_reasoning(
@@ -83,7 +86,7 @@ async def split_reasoning(
     state = "reasoning"  # -> "answer" after the tag (inline) or after the field's reasoning ended
     from_field = False
     held = ""
-    reasoning_parts: list[str] = []  # the reasoning's text, counted only if the usage lacks the figure
+    reasoning_parts = TokenTally()  # the reasoning's tokens, for a usage that lacks the figure
     last_char = ""
     undecided = json_answer
     try:
@@ -91,17 +94,17 @@ async def split_reasoning(
             if undecided and isinstance(event, TextDelta):
                 held += event.text
                 first = held.lstrip()[:1]
-                if not first:
+                if not first and len(held) <= MAX_HELD_SPACE:
                     continue
-                undecided = False
-                if first in "{[":
+                undecided = False  # (white space only, and that much of it: not an answer opening with JSON)
+                if first and first in "{[":
                     state = "answer"
                 event, held = TextDelta(held), ""
             if isinstance(event, ReasoningDelta):
                 from_field = True
                 undecided = False
                 if event.text:
-                    reasoning_parts.append(event.text)
+                    reasoning_parts.add(event.text)
                     last_char = event.text[-1]
                     yield TextDelta(event.text) if inline else event
                 continue
@@ -125,7 +128,7 @@ async def split_reasoning(
                     held = text[len(text) - keep :]
                     if len(text) > keep:
                         part = text[: len(text) - keep]
-                        reasoning_parts.append(part)
+                        reasoning_parts.add(part)
                         if not inline:
                             yield ReasoningDelta(part)
                         else:  # nothing held before or after: the upstream's own chunk goes on
@@ -134,7 +137,7 @@ async def split_reasoning(
                 held = ""
                 state = "answer"
                 if at:
-                    reasoning_parts.append(text[:at])
+                    reasoning_parts.add(text[:at])
                     yield as_reasoning(text[:at])
                 yield close_mark
                 rest = text[at + len(THINK_CLOSE) :]
@@ -207,6 +210,9 @@ async def _trimmed(events: AsyncIterator[Event], mode: ReasoningMode) -> AsyncIt
                 pending = text[len(body) :]
                 if body:
                     yield event if body is event.text else ReasoningDelta(body)
+                elif len(pending) > MAX_HELD_SPACE:  # that much white space is not a trailing gap: pass it on
+                    yield ReasoningDelta(pending)
+                    pending = ""
                 continue
             if isinstance(event, ReasoningEnd):
                 pending = ""

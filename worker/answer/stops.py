@@ -7,6 +7,10 @@ except for a tail short enough to still be the start of a sequence, which is hel
 delta decides. On a match the text is cut before the sequence, the upstream request is closed at once
 (no tokens are paid for after it), and the answer ends with `Finish("stop")` and an estimated usage.
 Reasoning and tool calls are not scanned: stop sequences apply to the answer text.
+
+The upstream's own usage never arrives after such a cut (it comes last), so the estimate counts
+everything the client received: the reasoning (as `reasoning_tokens` too), the answer text up to the
+sequence, and the arguments of any tool call, as the upstream would have counted them.
 """
 
 from __future__ import annotations
@@ -14,8 +18,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from worker.core.closing import close
-from worker.core.ir import ChatRequest, Event, Finish, TextDelta, UsageEvent
-from worker.core.tokens import estimate_usage
+from worker.core.ir import (
+    ChatRequest,
+    Event,
+    Finish,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+from worker.core.tokens import count_tokens, estimate_usage
+
+THINK_CLOSE = "</think>"
 
 
 def _held_back(text: str, stops: Sequence[str]) -> int:
@@ -52,9 +67,15 @@ class StopScanner:
     async def apply(self, events: AsyncIterator[Event], request: ChatRequest) -> AsyncIterator[Event]:
         held = ""
         produced: list[str] = []
+        reasoning: list[str] = []
+        calls: list[str] = []
         iterator = aiter(events)
         try:
             async for event in iterator:
+                if isinstance(event, ReasoningDelta):
+                    reasoning.append(event.text)
+                elif isinstance(event, ToolCallDelta):
+                    calls.extend((event.name or "", event.arguments))
                 if not isinstance(event, TextDelta):
                     if isinstance(event, Finish) and held:
                         produced.append(held)
@@ -79,4 +100,19 @@ class StopScanner:
             await close(iterator)
         if self.matched is not None:
             yield Finish("stop")
-            yield UsageEvent(estimate_usage(request, "".join(produced)))
+            yield UsageEvent(received_usage(request, "".join(reasoning), "".join(produced), calls))
+
+
+def received_usage(request: ChatRequest, reasoning: str, text: str, calls: list[str]) -> Usage:
+    """The estimated usage of an answer cut by the gateway: everything the client received. Reasoning
+    written inline (`... </think>` at the head of the text) is part of the text and counts as
+    reasoning too, as reasoning in its own field does."""
+    base = estimate_usage(request, text)
+    completion = base.completion_tokens + sum(count_tokens(piece) for piece in calls)
+    if reasoning:
+        thought = count_tokens(reasoning)
+        return Usage(base.prompt_tokens, completion + thought, thought, estimated=True)
+    if THINK_CLOSE in text:
+        thought = count_tokens(text.partition(THINK_CLOSE)[0])
+        return Usage(base.prompt_tokens, completion, thought, estimated=True)
+    return Usage(base.prompt_tokens, completion, estimated=True)

@@ -36,16 +36,19 @@ def _compiled(canonical: bytes) -> Validator:
     return cls(schema)
 
 
-def compile_schema(schema: Mapping[str, Any]) -> Validator:
+def compile_schema(schema: Mapping[str, Any], field: str = "guided_json") -> Validator:
+    """The validator of `schema` under the draft it declares; `field` names the request field it came
+    from in the error of a broken one (the dialects' own check, `worker.dialects.embedded_schema`,
+    normally refuses such a schema before this)."""
     try:
         return _compiled(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
     except SchemaError as exc:
         raise BadRequest(
-            f"Invalid payload: /guided_json is not a valid JSON schema ({exc.message[:200]})",
-            [{"path": "/guided_json", "message": "not a valid JSON schema"}],
+            f"Invalid payload: /{field} is not a valid JSON schema ({exc.message[:200]})",
+            [{"path": f"/{field}", "message": "not a valid JSON schema"}],
         ) from exc
     except TypeError as exc:
-        raise BadRequest("Invalid payload: /guided_json cannot be encoded as JSON") from exc
+        raise BadRequest(f"Invalid payload: /{field} cannot be encoded as JSON") from exc
 
 
 class StructuredOutputCutOff(BadRequest):
@@ -56,8 +59,11 @@ class StructuredOutputCutOff(BadRequest):
     message = "The JSON answer was cut off by max_tokens; raise max_tokens"
 
 
-def check_answer(validator: Validator, text: str, cut_off: bool) -> GatewayError | None:
-    """The mismatch of `text` against the schema, or None when it fits."""
+def check_answer(
+    validator: Validator, text: str, cut_off: bool, field: str = "guided_json"
+) -> GatewayError | None:
+    """The mismatch of `text` against the schema, or None when it fits; `field` is the request field
+    the client gave the schema in (`guided_json`, `response_format`), named in the message."""
     hint = " (the answer was cut off by max_tokens)" if cut_off else ""
     try:
         value = orjson.loads(text)
@@ -70,6 +76,6 @@ def check_answer(validator: Validator, text: str, cut_off: bool) -> GatewayError
         return None
     where = "/" + "/".join(str(p) for p in error.absolute_path)
     return StructuredOutputMismatch(
-        f"The model's answer does not match the guided_json schema at {where}: {error.message[:200]}{hint}",
+        f"The model's answer does not match the {field} schema at {where}: {error.message[:200]}{hint}",
         [{"path": where, "message": error.message[:200]}],
     )

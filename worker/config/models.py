@@ -9,6 +9,7 @@ simulator when that is empty) or read from the TOML file named by `MODELS_FILE`:
     context_window = 24000
     price_input_per_m = 0.66
     price_output_per_m = 1.00
+    default_max_tokens = 2048                # optional: max_tokens of a request that names none
 
     [[models.qwq-32b.targets]]
     adapter = "openai"                       # "openai", "workers-ai", "gateway" or "simulator"
@@ -78,6 +79,10 @@ class ModelEntry:
     price_input_per_m: float = 0.0
     price_output_per_m: float = 0.0
     strategy: str = "failover"
+    default_max_tokens: int | None = None
+    """`max_tokens` for a request that names none. None (`0` or absent in the file): the Workers AI
+    schema's 256 on `/{slug}` and Cloudflare REST, and no limit sent on OpenAI chat completions (the
+    upstream's own)."""
 
     @property
     def primary(self) -> Target:
@@ -176,6 +181,7 @@ def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTab
             price_input_per_m=_field(where, raw, "price_input_per_m", float, 0.0),
             price_output_per_m=_field(where, raw, "price_output_per_m", float, 0.0),
             strategy=_choice(where, raw, "strategy", STRATEGIES, "failover"),
+            default_max_tokens=_non_negative(where, raw, "default_max_tokens", int, 0) or None,
         )
     return ModelTable(entries)
 

@@ -55,6 +55,11 @@ class Settings:
         'Default answer shape of `POST /:modelSlug`: `workers` (`{"response"}`) or `choices` (OpenAI).',
     )
     max_body_bytes: int = _setting(4 * 1024 * 1024, "Largest accepted request body; larger answers 413.")
+    upstream_max_body_bytes: int = _setting(
+        8 * 1024 * 1024,
+        "Largest non-streamed upstream answer read (after decompression); larger answers 500 "
+        "`upstream_bad_response`.",
+    )
     upstream_connect_timeout: float = _setting(5.0, "Seconds to open a connection to the upstream.")
     upstream_first_byte_timeout: float = _setting(
         600.0, "Seconds to wait for the upstream's first byte (reasoning can take minutes)."

@@ -117,6 +117,8 @@ class ChatRequest:
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice | None = None
     response_schema: Mapping[str, Any] | None = None
+    schema_field: str = "guided_json"
+    """The request field `response_schema` came from, as the client wrote it (for error messages)."""
     json_mode: bool = False
     reasoning: ReasoningMode | None = None
     user: str | None = None

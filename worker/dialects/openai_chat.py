@@ -35,7 +35,8 @@ from worker.core.ir import (
     ToolSpec,
     UsageEvent,
 )
-from worker.dialects.schemas import embedded_schema_violations, openai_violations, summary
+from worker.dialects.embedded_schema import embedded_schema_violations
+from worker.dialects.schemas import openai_violations, summary
 from worker.dialects.workers import DONE, ChunkEncoder, openai_message
 
 # Accepted so that existing clients work unchanged, but not acted upon: named in a response header.
@@ -160,7 +161,8 @@ def parse_request(body: Any, table: ModelTable) -> OpenAIChat:
     )
     stop = body.get("stop")
     params = SamplingParams(
-        max_tokens=_whole(body.get("max_completion_tokens") or body.get("max_tokens")),
+        max_tokens=_whole(body.get("max_completion_tokens") or body.get("max_tokens"))
+        or entry.default_max_tokens,
         temperature=body.get("temperature"),
         top_p=body.get("top_p"),
         top_k=_whole(body.get("top_k")),
@@ -180,6 +182,7 @@ def parse_request(body: Any, table: ModelTable) -> OpenAIChat:
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
         response_schema=schema,
+        schema_field="response_format",
         json_mode=response_format["type"] == "json_object",
         reasoning="separate",
         user=body.get("user"),

@@ -7,21 +7,20 @@ person can act on), by reusing `worker.dialects.validation`'s unpacking of `oneO
 As for `/:modelSlug`, the accept path is jsonschema-rs: a body it accepts is never walked by
 jsonschema (which cost ~200 µs per OpenAI request, two thirds of the gateway's CPU on that route when
 profiled under scripts/bench.sh); only a body it refuses goes to jsonschema, for the messages.
-Schemas a body carries (tool parameters, response formats) repeat on every request of an agent loop,
-so their metaschema check is cached by their canonical JSON.
+The schemas a body carries (tool parameters, response formats) are checked by
+`worker.dialects.embedded_schema`, under the draft each one declares.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import jsonschema_rs
-import orjson
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
-from worker.dialects.validation import json_pointer, read_schema, violations_of
+# Re-exported for the dialects that import it from here (anthropic).
+from worker.dialects.embedded_schema import embedded_schema_violations as embedded_schema_violations
+from worker.dialects.validation import read_schema, violations_of
 
 OPENAI_CHAT_SCHEMA = read_schema("openai-chat-completions.request.schema.json")
 ANTHROPIC_MESSAGES_SCHEMA = read_schema("anthropic-messages.request.schema.json")
@@ -65,35 +64,3 @@ def summary(violations: list[dict[str, str]]) -> str:
     if len(violations) > 1:
         text += f" (and {len(violations) - 1} more)"
     return text
-
-
-def embedded_schema_violations(schemas: list[tuple[str, Any]]) -> list[dict[str, str]]:
-    """Check the JSON schemas a body carries (tool parameters, response formats) against the 2020-12
-    metaschema. A broken one is the client's mistake and gets a 400 naming it, rather than a failure
-    somewhere downstream (an upstream's grammar compiler, the simulator's example maker)."""
-    out = []
-    for path, schema in schemas:
-        try:
-            canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # not encodable (an integer past 64 bits): no cache, check it as it is
-            problem = _schema_problem_of(schema)
-        else:
-            problem = _schema_problem(canonical)
-        if problem is not None:
-            where, message = problem
-            out.append({"path": path + where, "message": f"not a valid JSON schema: {message}"})
-    return out
-
-
-@lru_cache(maxsize=256)
-def _schema_problem(canonical: bytes) -> tuple[str, str] | None:
-    return _schema_problem_of(orjson.loads(canonical))
-
-
-def _schema_problem_of(schema: Any) -> tuple[str, str] | None:
-    """(JSON pointer within the schema, message) of the first metaschema violation, or None."""
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as error:
-        return (json_pointer(error.absolute_path) if error.absolute_path else ""), error.message
-    return None

@@ -34,6 +34,9 @@ from worker.core.ir import (
     Usage,
     UsageEvent,
 )
+from worker.dialects.embedded_schema import embedded_schema_violations
+from worker.dialects.schemas import summary
+from worker.dialects.validation import MESSAGES_BRANCH, PROMPT_BRANCH
 
 INTEGER_FIELDS = frozenset({"max_tokens", "top_k", "seed"})
 SAMPLING_FIELDS = (
@@ -46,10 +49,64 @@ SAMPLING_FIELDS = (
     "frequency_penalty",
     "presence_penalty",
 )
-INTEGER_FIELDS = frozenset({"max_tokens", "top_k", "seed"})
+
+
+# Every top-level field the gateway reads: the schema's own (both branches) and `tool_choice`, which the
+# schema lacks but clients send. Anything else is accepted, as Workers AI does, and named in the
+# `X-Gateway-Ignored-Fields` header so that a client can see it had no effect.
+KNOWN_FIELDS = (
+    frozenset(MESSAGES_BRANCH["properties"]) | frozenset(PROMPT_BRANCH["properties"]) | {"tool_choice"}
+)
+MAX_IGNORED_NAMED = 16
+_HEADER_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
 # --- parsing -------------------------------------------------------------------------------------
+
+
+def ignored_fields(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The top-level fields of a body that the gateway does not act on, for the header. Only names a
+    header can carry as they are are written (at most 16, each at most 64 characters); the rest are
+    counted, so a body with thousands of odd keys cannot make the header large or unsafe."""
+    unknown = [name for name in body if name not in KNOWN_FIELDS]
+    if not unknown:
+        return ()
+    named = [n for n in unknown if 0 < len(n) <= 64 and _HEADER_SAFE.issuperset(n)][:MAX_IGNORED_NAMED]
+    rest = len(unknown) - len(named)
+    return (*named, f"+{rest} more") if rest else tuple(named)
+
+
+def embedded_schemas(body: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The JSON schemas in a Workers AI body: `guided_json` and each tool's parameters (flat or nested)."""
+    found: list[tuple[str, Any]] = []
+    if "guided_json" in body:
+        found.append(("/guided_json", body["guided_json"]))
+    for i, tool in enumerate(body.get("tools", ())):
+        if "parameters" in tool:
+            found.append((f"/tools/{i}/parameters", tool["parameters"]))
+        elif isinstance(tool.get("function"), dict) and "parameters" in tool["function"]:
+            found.append((f"/tools/{i}/function/parameters", tool["function"]["parameters"]))
+    return found
+
+
+def with_model_default(
+    checked: dict[str, Any], body: Mapping[str, Any], default: int | None
+) -> dict[str, Any]:
+    """`checked` (the body with the schema's defaults) with the model's own `default_max_tokens` in
+    place of the schema's 256 when the client named no `max_tokens` and the model table sets one."""
+    if default is None or "max_tokens" in body:
+        return checked
+    return {**checked, "max_tokens": default}
+
+
+def check_embedded_schemas(body: Mapping[str, Any], tools: bool = True) -> None:
+    """Refuse a body whose schemas are not valid under the draft each declares (400, every one named).
+    `tools=False` checks `guided_json` alone: `/{slug}` has always passed tool parameters on unjudged, as
+    its published contract (GET /openapi.json) promises, and keeps doing so."""
+    found = embedded_schemas(body)
+    violations = embedded_schema_violations(found if tools else [f for f in found if f[0] == "/guided_json"])
+    if violations:
+        raise BadRequest(f"Invalid payload: {summary(violations)}", violations)
 
 
 def _part(raw: Mapping[str, Any]) -> ContentPart:
@@ -230,10 +287,10 @@ def render_completion(
 
 
 def render_error(error: GatewayError) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": error.message}
-    if error.detail is not None:
-        body["detail"] = error.detail
-    return body
+    """`{error, detail}`: `detail` is always there, as the contract's clients read it; an error with
+    nothing more to say carries its machine code, as a stream's error event does."""
+    detail = error.detail if error.detail is not None else {"code": error.code}
+    return {"error": error.message, "detail": detail}
 
 
 # --- rendering a stream ---------------------------------------------------------------------------

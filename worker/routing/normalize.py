@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from worker.core.closing import close
 from worker.core.errors import UpstreamTimeout
 from worker.core.ir import ChatRequest, Finish, FinishReason, ToolCallDelta, UpstreamEvent, Usage, UsageEvent
-from worker.core.tokens import estimate_usage
+from worker.core.tokens import TokenTally, estimate_counted
 from worker.routing.deadlines import WaitDeadline
 
 
@@ -26,7 +26,7 @@ async def normalize(
 ) -> AsyncIterator[UpstreamEvent]:
     finish: FinishReason | None = None
     usage: Usage | None = None
-    produced: list[str] = []
+    produced = TokenTally()  # the answer's tokens, counted as it passes: memory does not grow with it
     saw_tool_call = False
     timeout = first_timeout
     waiting_for_first = True
@@ -55,12 +55,12 @@ async def normalize(
             else:
                 if isinstance(event, ToolCallDelta):
                     saw_tool_call = True
-                    produced.append(event.arguments)
+                    produced.add(event.arguments)
                 else:
-                    produced.append(event.text)
+                    produced.add(event.text)
                 yield event
     finally:
         deadline.close()
         await close(iterator)
     yield Finish(finish or ("tool_calls" if saw_tool_call else "stop"))
-    yield UsageEvent(usage or estimate_usage(request, "".join(produced)))
+    yield UsageEvent(usage or estimate_counted(request, produced.total()))

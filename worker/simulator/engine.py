@@ -17,8 +17,9 @@ their `-once` forms (`[sim:bad-json-once]`, `[sim:no-call-once]`) do so only on 
 Offered tools are called (arguments made from the tool's parameter schema) while the last turn is the
 user's; after a tool result it answers in text. `[sim:parallel]` makes it call two tools at once (the
 first two offered, or the only one twice). Tools offered only through the prompt (`<tools>` in the
-system text, see `worker.simulator.tagged`) are called in Qwen's tagged text form. With `guided_json`
-(or JSON mode) the answer is an instance of the schema.
+system text, see `worker.simulator.tagged`) are called in Qwen's tagged text form; a forced `tool_choice`
+(`required` or a named function) is a call after a tool result too. With `guided_json` the answer is an
+instance of the schema (`worker.simulator.instances`); in JSON mode, a small non-empty object.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import orjson
 
 from worker.core.ir import ChatRequest, FinishReason, ToolCall, ToolChoice, ToolSpec, Usage
 from worker.core.tokens import count_prompt_tokens, count_tokens, split_tokens
+from worker.simulator.instances import instance
 from worker.simulator.tagged import TOOL_RESPONSE, prompt_tools, tagged_call
 
 THINK_CLOSE = "</think>"
@@ -120,37 +122,8 @@ def _seed(request: ChatRequest) -> int:
 
 
 def example_for(schema: Any) -> Any:
-    """A small instance of a JSON schema (the simulator's structured output and tool arguments)."""
-    if not isinstance(schema, dict):
-        return None
-    if "const" in schema:
-        return schema["const"]
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if isinstance(schema.get(key), list) and schema[key]:
-            return example_for(schema[key][0])
-    kind = schema.get("type", "object" if "properties" in schema else "string")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object":
-        props = schema.get("properties")
-        return {name: example_for(sub) for name, sub in props.items()} if isinstance(props, dict) else {}
-    if kind == "array":
-        return (
-            [example_for(schema["items"])] * max(1, int(schema.get("minItems", 1)))
-            if "items" in schema
-            else []
-        )
-    if kind in ("integer", "number"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-        value = max(1, int(low or 0) + (1 if "exclusiveMinimum" in schema else 0))
-        return value if kind == "integer" else float(value)
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    return "example"
+    """A small instance of a JSON schema (`worker.simulator.instances`)."""
+    return instance(schema)
 
 
 def _active(fault: Fault | None, kind: str, first_try: bool) -> bool:
@@ -163,17 +136,19 @@ def _tools_to_call(
     request: ChatRequest, tools: tuple[ToolSpec, ...], choice: ToolChoice | None
 ) -> tuple[ToolSpec, ...]:
     """The simulator calls a tool when tools are offered, the choice allows it, and the last turn is
-    the user's (after a tool result it answers in text instead). `auto` behaves like `required`."""
-    if not tools or not request.messages or request.messages[-1].role != "user":
+    the user's (after a tool result it answers in text instead). `auto` behaves like `required`; a
+    forced choice (`required`, or a named function) is a call whatever the last turn, as a provider
+    that enforces it does: clients rely on it for structured output through a tool."""
+    if not tools or not request.messages or (choice is not None and choice.mode == "none"):
         return ()
-    if request.messages[-1].text().startswith(TOOL_RESPONSE):
-        return ()
-    if choice is not None and choice.mode == "none":
+    forced = choice is not None and choice.mode in ("function", "required")
+    last = request.messages[-1]
+    if not forced and (last.role != "user" or last.text().startswith(TOOL_RESPONSE)):
         return ()
     first = tools[0]
     if choice is not None and choice.mode == "function":
         first = next((t for t in tools if t.name == choice.name), tools[0])
-    if PARALLEL in request.messages[-1].text():
+    if PARALLEL in last.text():
         return (first, next((t for t in tools if t is not first), first))
     return (first,)
 
@@ -182,8 +157,9 @@ def _answer(request: ChatRequest, rng: random.Random, fault: Fault | None, first
     if request.response_schema is not None or request.json_mode:
         if _active(fault, "bad-json", first_try):
             return '{"this is": not json'
-        value = example_for(request.response_schema or {"type": "object", "properties": {}})
-        return orjson.dumps(value).decode()
+        if request.response_schema is None:  # JSON mode: some object, not an empty one
+            return orjson.dumps({"answer": " ".join(rng.sample(_ANSWER, 2))}).decode()
+        return orjson.dumps(example_for(request.response_schema)).decode()
     last = request.messages[-1] if request.messages else None
     if last is not None and (last.role == "tool" or last.text().startswith(TOOL_RESPONSE)):
         body = last.text().removeprefix(TOOL_RESPONSE).removesuffix("</tool_response>").strip()

@@ -12,29 +12,15 @@ import orjson
 
 from worker.config.models import ModelEntry
 from worker.core.aggregate import Completion
-from worker.core.errors import BadRequest, GatewayError, NotFound
+from worker.core.errors import GatewayError, NotFound
 from worker.core.ir import Event
 from worker.dialects import cloudflare, workers
-from worker.dialects.schemas import embedded_schema_violations, summary
 from worker.dialects.validation import validate_body
 from worker.state import AppState
 from worker.surfaces.endpoint import Call, RenderedError, bearer_authenticate, error_headers
 from worker.web.asgi import (
     Scope,
 )
-
-
-def workers_embedded_schemas(body: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The JSON schemas in a Workers AI body: `guided_json` and each tool's parameters (flat or nested)."""
-    found: list[tuple[str, Any]] = []
-    if "guided_json" in body:
-        found.append(("/guided_json", body["guided_json"]))
-    for i, tool in enumerate(body.get("tools", ())):
-        if "parameters" in tool:
-            found.append((f"/tools/{i}/parameters", tool["parameters"]))
-        elif isinstance(tool.get("function"), dict) and "parameters" in tool["function"]:
-            found.append((f"/tools/{i}/function/parameters", tool["function"]["parameters"]))
-    return found
 
 
 class CloudflareRunDialect:
@@ -56,10 +42,8 @@ class CloudflareRunDialect:
     def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
         assert located is not None
         slug = located.slug
-        checked = validate_body(body)
-        violations = embedded_schema_violations(workers_embedded_schemas(checked))
-        if violations:
-            raise BadRequest(f"Invalid payload: {summary(violations)}", violations)
+        checked = workers.with_model_default(validate_body(body), body, located.default_max_tokens)
+        workers.check_embedded_schemas(checked)
         request = workers.parse_request(checked, slug)
 
         def render(completion: Completion, request_id: str) -> bytes:
@@ -69,4 +53,4 @@ class CloudflareRunDialect:
         def encoder(request_id: str) -> Callable[[Event], bytes]:
             return workers.WorkersStreamEncoder().encode
 
-        return Call(request, located, render, encoder)
+        return Call(request, located, render, encoder, workers.ignored_fields(body))

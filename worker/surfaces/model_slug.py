@@ -81,7 +81,8 @@ class ModelSlugDialect:
     def parse(self, body: Any, located: ModelEntry | None, scope: Scope, state: AppState) -> Call:
         assert located is not None
         slug = located.slug
-        checked = validate_body(body)
+        checked = workers.with_model_default(validate_body(body), body, located.default_max_tokens)
+        workers.check_embedded_schemas(checked, tools=False)
         shape = choose_shape(scope, state.settings.response_shape)
         request = workers.parse_request(checked, slug, choose_reasoning(scope))
 
@@ -93,7 +94,7 @@ class ModelSlugDialect:
                 return workers.ChoicesStreamEncoder(slug, request_id).encode
             return workers.WorkersStreamEncoder().encode
 
-        return Call(request, located, render, encoder)
+        return Call(request, located, render, encoder, workers.ignored_fields(body))
 
 
 class ModelSlugEndpoint(DialectEndpoint):

@@ -4,6 +4,8 @@ bounded reads, mid-stream errors in every adapter, and the redaction of every er
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import zlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.faults.upstream import brotli, zstandard
 from worker.config.models import Target
 from worker.core.errors import BadRequest, GatewayError, UpstreamBadResponse, UpstreamError
 from worker.core.ir import ChatRequest, Event, Finish, Message, TextDelta, ToolCallDelta, Usage, UsageEvent
@@ -34,6 +37,7 @@ class Scripted:
     headers: Mapping[str, str] = field(default_factory=lambda: SSE)
     pieces: tuple[bytes, ...] = ()
     read: int = 0  # pieces handed out
+    later: bool = False  # the exchange left the rest of the body to the wire's background drain
 
     async def _pieces(self) -> AsyncIterator[bytes]:
         for piece in self.pieces:
@@ -50,6 +54,9 @@ class Scripted:
     async def aread(self) -> bytes:
         self.read = len(self.pieces)
         return b"".join(self.pieces)
+
+    def finish_in_background(self) -> None:
+        self.later = True
 
 
 @dataclass
@@ -140,19 +147,14 @@ async def test_a_done_without_a_final_blank_line_still_ends_the_stream(adapter: 
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
-async def test_after_done_nothing_is_decoded_and_the_body_is_read_to_its_end(adapter: str) -> None:
-    """Read to its end, the connection can be pooled; what follows `[DONE]` is not the answer."""
+async def test_after_done_nothing_is_decoded_and_the_rest_is_left_to_the_wire(adapter: str) -> None:
+    """The answer ends at `[DONE]`, without waiting for the body's end: what follows is not the answer,
+    and the wire reads it in the background (`wire.drain`, tested on both wires in test_wires.py)."""
     chunk = delta("a") if adapter == "openai" else {"response": "a"}
     answer = Scripted(pieces=(sse(chunk, b"[DONE]"), sse(chunk), b"\r\n", b""))
     events, error, wire = await run(adapter, answer)
     assert error is None and events == [TextDelta("a")]
-    assert answer.read == 4 and wire.closed
-
-
-async def test_what_follows_done_is_read_only_so_far() -> None:
-    answer = Scripted(pieces=(sse(delta("a", "stop"), b"[DONE]"), *[b"x" * 4096] * 40))
-    _, error, _ = await run("openai", answer)
-    assert error is None and answer.read == 1 + (MAX_BODY_TAIL // 4096) + 1  # then the wire drops it
+    assert answer.read == 1 and answer.later and wire.closed
 
 
 # --- errors: statuses, bounded bodies, mid-stream, oversized events, redaction ---------------------
@@ -272,3 +274,118 @@ async def test_a_refused_request_fails_on_iteration_not_on_the_call() -> None:
     with pytest.raises(BadRequest, match="Raw prompts"):
         await anext(events)
     assert wire.posts == []
+
+
+# --- streams that answer nothing, compressed answers, the body cap ---------------------------------
+
+EMPTY_STREAMS = {
+    "done-only": (b"[DONE]",),
+    "no-choices": ({"id": "x", "object": "chat.completion.chunk", "choices": []}, b"[DONE]"),
+    "role-only": ({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}, b"[DONE]"),
+    "usage-only": ({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 0}}, b"[DONE]"),
+}
+
+
+@pytest.mark.parametrize("stream", EMPTY_STREAMS.values(), ids=list(EMPTY_STREAMS))
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_stream_with_no_content_and_no_finish_is_no_answer(
+    adapter: str, stream: tuple[Any, ...]
+) -> None:
+    events, error, _ = await run(adapter, Scripted(pieces=(sse(*stream),)))
+    assert isinstance(error, UpstreamBadResponse), events
+    assert error.message == "The upstream's stream ended without any content or finish: no answer"
+    # the same when `[DONE]` is the last, unterminated line
+    _, error, _ = await run(adapter, Scripted(pieces=(sse(*stream[:-1]) + b"data: [DONE]",)))
+    assert isinstance(error, UpstreamBadResponse)
+
+
+async def test_a_finish_alone_is_an_answer() -> None:
+    events, error, _ = await run("openai", Scripted(pieces=(sse(delta("", "stop"), b"[DONE]"),)))
+    assert error is None and events == [Finish("stop")]
+
+
+def compress(name: str, data: bytes) -> bytes:
+    if name == "gzip":
+        return gzip.compress(data)
+    if name == "deflate":
+        return zlib.compress(data)
+    if name == "br":
+        return bytes(brotli.compress(data))
+    return bytes(zstandard.ZstdCompressor().compress(data))
+
+
+ENCODINGS = ["gzip", "deflate", "br", "zstd"]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_compressed_stream_is_decoded_as_it_arrives(adapter: str, encoding: str) -> None:
+    chunks = [delta(f"w{i} ") if adapter == "openai" else {"response": f"w{i} "} for i in range(50)]
+    packed = compress(encoding, sse(*chunks, b"[DONE]"))
+    pieces = tuple(packed[at : at + 7] for at in range(0, len(packed), 7))  # cut anywhere
+    headers = {**SSE, "content-encoding": encoding}
+    events, error, _ = await run(adapter, Scripted(headers=headers, pieces=pieces))
+    assert error is None and "".join(e.text for e in events if isinstance(e, TextDelta)) == "".join(
+        f"w{i} " for i in range(50)
+    )
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+async def test_a_compressed_body_is_decoded(encoding: str) -> None:
+    body = {"choices": [{"message": {"content": "zipped"}, "finish_reason": "stop"}]}
+    packed = compress(encoding, orjson.dumps(body))
+    headers = {**JSON, "content-encoding": encoding, "content-length": str(len(packed))}
+    plain = dataclasses.replace(ASK, stream=False)
+    events, error, wire = await run("openai", Scripted(headers=headers, pieces=(packed,)), plain)
+    assert error is None and events == [TextDelta("zipped"), Finish("stop")]
+    # a non-streamed request offers exactly what can be decoded; a stream asks for none (identity)
+    assert wire.posts[0][2]["accept-encoding"] == "gzip, deflate, br, zstd"
+
+
+async def test_an_unknown_or_corrupt_encoding_is_a_bad_response() -> None:
+    headers = {**SSE, "content-encoding": "compress"}
+    _, error, _ = await run("openai", Scripted(headers=headers, pieces=(b"\x1f\x9d...",)))
+    assert isinstance(error, UpstreamBadResponse)
+    assert (
+        error.message == "The upstream answered with a content encoding the gateway cannot decode: 'compress'"
+    )
+    headers = {**SSE, "content-encoding": "gzip"}
+    _, error, _ = await run("openai", Scripted(headers=headers, pieces=(b"not gzip at all",)))
+    assert isinstance(error, UpstreamBadResponse) and "does not decompress" in error.message
+    packed = compress("gzip", sse(delta("a", "stop"), b"[DONE]"))
+    _, error, _ = await run("openai", Scripted(headers=headers, pieces=(packed[:-12],)))  # cut
+    assert isinstance(error, UpstreamBadResponse)
+
+
+async def test_a_compressed_error_body_still_gives_its_message() -> None:
+    packed = compress("gzip", b'{"error": {"message": "no capacity"}}')
+    headers = {**JSON, "content-encoding": "gzip"}
+    _, error, _ = await run("openai", Scripted(503, headers, (packed,)))
+    assert isinstance(error, UpstreamError) and error.message == "The upstream answered 503: no capacity"
+    _, error, _ = await run("openai", Scripted(503, {**JSON, "content-encoding": "snappy"}, (b"?",)))
+    assert isinstance(error, UpstreamError) and error.message == "The upstream answered 503"
+
+
+async def test_a_body_over_the_cap_is_refused() -> None:
+    plain = dataclasses.replace(ASK, stream=False)
+    body = orjson.dumps({"choices": [{"message": {"content": "x" * 5000}, "finish_reason": "stop"}]})
+    wire = FakeWire(Scripted(headers={**JSON, "content-length": str(len(body))}, pieces=(body,)))
+    target = ADAPTERS["openai"][1]
+    with pytest.raises(UpstreamBadResponse, match="UPSTREAM_MAX_BODY_BYTES"):
+        async for _ in OpenAICompatible(wire, max_body=4096).events(plain, target):
+            pass
+    assert wire.answer.read == 0  # refused on its declared length, unread
+    # without a length, and compressed (a small body that inflates past the cap)
+    packed = compress("gzip", body)
+    wire = FakeWire(Scripted(headers={**JSON, "content-encoding": "gzip"}, pieces=(packed,)))
+    with pytest.raises(UpstreamBadResponse, match="UPSTREAM_MAX_BODY_BYTES"):
+        async for _ in OpenAICompatible(wire, max_body=4096).events(plain, target):
+            pass
+    # a stream answering a non-streamed request is held whole: capped too; a streamed one is not
+    stream = sse(*[delta("x" * 100)] * 100, delta("", "stop"), b"[DONE]")
+    wire = FakeWire(Scripted(pieces=(stream,)))
+    with pytest.raises(UpstreamBadResponse, match="UPSTREAM_MAX_BODY_BYTES"):
+        async for _ in OpenAICompatible(wire, max_body=4096).events(plain, target):
+            pass
+    wire = FakeWire(Scripted(pieces=(stream,)))
+    assert len([e async for e in OpenAICompatible(wire, max_body=4096).events(ASK, target)]) == 101

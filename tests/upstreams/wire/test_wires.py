@@ -4,6 +4,7 @@ same seam, the same behaviour (pooling, timeouts, failures, early close, no cook
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from tests.proxies import Proxy
 from tests.servers import LiveServer, free_port, serving
 from worker.core.errors import UpstreamError, UpstreamTimeout
 from worker.simulator.plumbing import answer_lifespan, read_all
+from worker.upstreams.wire import drain as drain_module
 from worker.upstreams.wire.aiohttp_wire import AiohttpWire
 from worker.upstreams.wire.httpx_wire import HttpxWire
 from worker.upstreams.wire.seam import Timeouts, Wire
@@ -166,3 +168,96 @@ async def test_an_upstreams_cookies_are_not_sent_back(wire: Wire) -> None:
             async with wire.post(f"{upstream.url}/v1/chat/completions", b"{}", {}) as answer:
                 await answer.aread()
         assert upstream.app.cookies == [None, None]
+
+
+class Lingering:
+    """A stream that ends with `[DONE]`, then `mode`: `end` (the body ends), `hold` (the body stays
+    open), `flood` (more bytes than a drain reads, then open). Counts the clients that hung up."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.hung_up = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await answer_lifespan(receive, send)
+            return
+        await read_all(receive)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        done = b'data: {"choices": []}\n\ndata: [DONE]\n\n'
+        await send({"type": "http.response.body", "body": done, "more_body": self.mode != "end"})
+        if self.mode == "end":
+            return
+        if self.mode == "flood":
+            await send({"type": "http.response.body", "body": b": pad\n" * 20_000, "more_body": True})
+        try:
+            async with asyncio.timeout(30):
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            self.hung_up += 1
+        except TimeoutError:
+            pass
+
+
+async def read_to_done(wire: Wire, url: str) -> None:
+    async with wire.post(url, b"{}", {}) as answer:
+        async for piece in answer.aiter_bytes():
+            if b"[DONE]" in piece:
+                answer.finish_in_background()
+                break
+
+
+async def test_a_body_that_ends_after_done_is_drained_and_its_connection_pooled(wire: Wire) -> None:
+    with serving(Lingering("end")) as upstream:
+        await read_to_done(wire, f"{upstream.url}/v1/chat/completions")
+        await wait_for(lambda: wire.connection_counts() == (1, 0))
+        assert wire.connection_counts() == (1, 0)
+
+
+@pytest.mark.parametrize("mode", ["hold", "flood"])
+async def test_a_body_kept_open_after_done_is_closed_in_the_background(
+    wire: Wire, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaving at `[DONE]` does not wait for the body (the upstream holds it 30 s); the drain gives up
+    after its time or its bytes, and the connection is closed, not pooled with the old answer in it."""
+    monkeypatch.setattr(drain_module, "DRAIN_SECONDS", 0.5)
+    with serving(Lingering(mode)) as upstream:
+        await read_to_done(wire, f"{upstream.url}/v1/chat/completions")
+        assert upstream.app.hung_up == 0  # the context was left while the upstream still held the body
+        await wait_for(lambda: upstream.app.hung_up == 1)
+        assert upstream.app.hung_up == 1 and drain_module.draining() == 0
+        assert wire.connection_counts() == (0, 0)
+
+
+class Gzipped:
+    """Answers a gzipped JSON body, whatever it was offered."""
+
+    body = b'{"choices": [{"message": {"content": "zipped"}}]}'
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await answer_lifespan(receive, send)
+            return
+        await read_all(receive)
+        packed = gzip.compress(self.body)
+        headers = [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": packed})
+
+
+async def test_a_compressed_body_comes_through_raw(wire: Wire) -> None:
+    """Neither library decompresses (the exchange does, bounded, the same on both wires): read whole or
+    in pieces, the bytes are the upstream's."""
+    with serving(Gzipped()) as upstream:
+        async with wire.post(f"{upstream.url}/v1/chat/completions", b"{}", {}) as answer:
+            assert answer.headers["content-encoding"] == "gzip"
+            assert gzip.decompress(await answer.aread()) == Gzipped.body
+        async with wire.post(f"{upstream.url}/v1/chat/completions", b"{}", {}) as answer:
+            raw = b"".join([piece async for piece in answer.aiter_bytes()])
+            assert gzip.decompress(raw) == Gzipped.body

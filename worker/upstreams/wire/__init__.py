@@ -4,11 +4,13 @@
     exchange.HttpUpstream.events                                                 the rest, once:
       seam.Wire.post(url, body, headers, timeouts)   aiohttp_wire (default) | httpx_wire (proxy, tests)
         status >= 400 -> format.errors(status, read_bounded(body), headers)   the adapter's error table
-        not SSE       -> format.body(bytes)                                   its whole-answer decoder
+        any encoding  -> encoding.content_decoder, bounded pieces             (gzip, deflate, br, zstd)
+        not SSE       -> format.body(bytes)  (at most UPSTREAM_MAX_BODY_BYTES)  its whole-answer decoder
         SSE           -> sse.SSEDecoder -> decode.stream_object (JSON, mid-stream errors)
                          -> format.chunks().decode(obj)                       its chunk decoder
-                         until [DONE] (the rest is then read, so the connection is pooled) or the
-                         end, judged by format.end (StreamEnd: is [DONE] required, or a finish enough?)
+                         until [DONE] (the rest is drained in the background: drain) or the
+                         end, judged by format.end (StreamEnd: is [DONE] required, or a finish enough?);
+                         no content and no finish at all is an error, never an empty answer
       every GatewayError raised on the way is redacted of the target's key, once
     failures.transport_error   both wires' exceptions -> gateway errors (connect, proxy, timeout, other)
     decode.usage               the one usage parser (prompt, completion, reasoning tokens, `estimated`)

@@ -16,9 +16,11 @@ What the wire keeps true:
 - Leaving `post(...)` after the body's end hands the connection back to the pool; leaving it earlier
   closes the connection, which is what stops an upstream generation when the client has gone.
 - No cookie jar: an upstream's cookies must not leak from one client's request into another's.
-- Bodies are not decompressed (`auto_decompress=False`, the bytes go to the decoders as they arrive);
-  the wire asks for `Accept-Encoding: identity` so no upstream compresses them in the first place
-  (aiohttp would otherwise offer gzip by default, an answer the decoders could not read).
+- Bodies are not decompressed here (`auto_decompress=False`): the exchange undoes any encoding itself,
+  bounded, the same way on both wires (`wire.encoding`). The session asks for `Accept-Encoding:
+  identity` (aiohttp would otherwise offer its own list); the exchange offers more per request.
+- Ended by the caller at `[DONE]` (`finish_in_background`), an answer whose body is still open is
+  drained in the background (`wire.drain`), so the client's end does not wait for the upstream's.
 - `user:pw@` in a URL is dropped (`seam.without_userinfo`).
 """
 
@@ -30,6 +32,7 @@ from typing import Any
 
 import aiohttp
 
+from worker.upstreams.wire.drain import drain, in_background
 from worker.upstreams.wire.failures import AIOHTTP_ERRORS, transport_error
 from worker.upstreams.wire.seam import Timeouts, without_userinfo
 
@@ -47,11 +50,12 @@ def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
 class AiohttpAnswer:
     """Status, headers and body of one aiohttp response, errors translated at this boundary."""
 
-    __slots__ = ("_content", "_response", "headers", "status_code")
+    __slots__ = ("_content", "_later", "_response", "headers", "status_code")
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
         self._content = response.content
+        self._later = False
         self.status_code = response.status
         self.headers: Mapping[str, str] = response.headers
 
@@ -77,11 +81,29 @@ class AiohttpAnswer:
         except AIOHTTP_ERRORS as exc:
             raise transport_error(exc) from exc
 
+    def finish_in_background(self) -> None:
+        self._later = True
+
     def close(self) -> None:
         if self._content.at_eof():
             self._response.release()  # the body is complete: the connection goes back to the pool
+        elif self._later:
+            in_background(self._drain())
         else:
             self._response.close()  # abandoned mid-body: drop the connection, the upstream stops
+
+    async def _drain(self) -> None:
+        ended = False
+        try:
+            ended = await drain(self._read)
+        finally:
+            if ended and self._content.at_eof():
+                self._response.release()
+            else:
+                self._response.close()
+
+    async def _read(self) -> bytes:
+        return await self._content.read(READ_SIZE)
 
 
 class _Post:

@@ -5,6 +5,9 @@ It calls the transport directly, without an `httpx.AsyncClient`: no cookie jar (
 must not reach another client's request), no auth or redirect steps, no request and response models
 beyond the transport's own. Closing before the body's end drops the connection, as on the aiohttp wire.
 
+Bodies are read raw (`aiter_raw`): httpx would decompress them itself, unbounded; the exchange undoes
+any encoding with its own bounded decoders, as on the aiohttp wire (`wire.encoding`).
+
 httpcore's pool can orphan a connection when a request is cancelled at the wrong moment
 (`pool_janitor`); this is the only wire with that pool, so it is the only caller of the janitor.
 """
@@ -16,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from worker.upstreams.wire.drain import drain, in_background
 from worker.upstreams.wire.failures import HTTPX_ERRORS, transport_error
 from worker.upstreams.wire.pool_janitor import reclaim_orphans
 from worker.upstreams.wire.seam import Timeouts, without_userinfo
@@ -25,42 +29,57 @@ DEFAULT_HEADERS = {"accept-encoding": "identity", "user-agent": f"python-httpx/{
 
 
 class HttpxAnswer:
-    __slots__ = ("_chunks", "_response", "headers", "status_code")
+    __slots__ = ("_chunks", "_response", "headers", "later", "status_code")
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
         self._chunks: AsyncIterator[bytes] | None = None
+        self.later = False
         self.status_code = response.status_code
         self.headers: Mapping[str, str] = response.headers
 
     def aiter_bytes(self) -> HttpxAnswer:
-        self._chunks = self._response.aiter_bytes()
+        if self._chunks is None:
+            self._chunks = self._raw()
         return self
+
+    def _raw(self) -> AsyncIterator[bytes]:
+        # `httpx.MockTransport` hands back responses it has already read: their content is in memory.
+        response = self._response
+        return response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
 
     def __aiter__(self) -> HttpxAnswer:
         return self
 
     async def __anext__(self) -> bytes:
         if self._chunks is None:
-            self._chunks = self._response.aiter_bytes()
+            self._chunks = self._raw()
         try:
             return await anext(self._chunks)
         except HTTPX_ERRORS as exc:
             raise transport_error(exc) from exc
 
     async def aread(self) -> bytes:
+        return b"".join([chunk async for chunk in self.aiter_bytes()])
+
+    def finish_in_background(self) -> None:
+        self.later = True
+
+    async def read_or_end(self) -> bytes:
+        """The next piece of the body, b"" at its end (for `wire.drain`)."""
         try:
-            return await self._response.aread()
-        except HTTPX_ERRORS as exc:
-            raise transport_error(exc) from exc
+            return await anext(self)
+        except StopAsyncIteration:
+            return b""
 
 
 class _Post:
-    __slots__ = ("_request", "_response", "_wire")
+    __slots__ = ("_answer", "_request", "_response", "_wire")
 
     def __init__(self, wire: HttpxWire, request: httpx.Request) -> None:
         self._wire, self._request = wire, request
         self._response: httpx.Response | None = None
+        self._answer: HttpxAnswer | None = None
 
     async def __aenter__(self) -> HttpxAnswer:
         try:
@@ -72,10 +91,21 @@ class _Post:
             raise
         response.request = self._request
         self._response = response
-        return HttpxAnswer(response)
+        self._answer = HttpxAnswer(response)
+        return self._answer
+
+    async def _drain(self, answer: HttpxAnswer) -> None:
+        """httpcore pools a connection whose body was read to its end and closes any other."""
+        try:
+            await drain(answer.read_or_end)
+        finally:
+            if self._response is not None:
+                await self._response.aclose()
 
     async def __aexit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        if self._response is not None:
+        if self._answer is not None and self._answer.later and kind is None:
+            in_background(self._drain(self._answer))
+        elif self._response is not None:
             await self._response.aclose()
         if kind is not None and not issubclass(kind, Exception):  # cancelled, or the consumer left
             await self._wire.reclaim()

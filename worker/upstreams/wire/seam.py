@@ -27,7 +27,8 @@ class Timeouts(NamedTuple):
 
 
 class Answer(Protocol):
-    """An upstream's answer: status, headers (case-insensitive), and the body as it arrives."""
+    """An upstream's answer: status, headers (case-insensitive), and the body as it arrives, raw (still
+    in its `Content-Encoding`: the exchange decodes, `wire.encoding`)."""
 
     @property
     def status_code(self) -> int: ...
@@ -38,6 +39,12 @@ class Answer(Protocol):
     def aiter_bytes(self) -> AsyncIterator[bytes]: ...
 
     async def aread(self) -> bytes: ...
+
+    def finish_in_background(self) -> None:
+        """The caller has all it needs (`[DONE]`): leaving the context must not wait for the body's end.
+        What remains is read in the background, bounded, and the connection pooled only if the body
+        ended (`wire.drain`)."""
+        ...
 
 
 class Wire(Protocol):
