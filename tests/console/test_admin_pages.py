@@ -10,6 +10,7 @@ from selenium.webdriver.common.by import By
 from tests.conftest import API_KEY
 from tests.console.browser import chromium, find, screenshot, sign_in, wait_for
 from tests.servers import LiveServer
+from worker.console.live import LiveLog
 
 USER_KEY = "user-key-for-console-tests"
 
@@ -51,5 +52,7 @@ def test_an_admin_sees_health_and_new_requests_in_the_live_log(
 
         # Leaving the page closes the stream: the gateway drops its subscriber.
         find(browser, "[data-page=playground]").click()
-        live_log = gateway.app.sinks[0].__self__  # the LiveLog whose sink the console registered
+        live_log = next(
+            s.__self__ for s in gateway.app.sinks if isinstance(getattr(s, "__self__", None), LiveLog)
+        )
         wait_for(browser, lambda: not live_log.subscribers)

@@ -15,8 +15,7 @@ function limitsOf(key) {
   if (key.tpm) parts.push(`${key.tpm} tpm`);
   if (key.max_concurrency) parts.push(`${key.max_concurrency} at once`);
   if (key.budget_usd) parts.push(`$${key.budget_usd}${key.budget_period ? ` per ${key.budget_period}` : ""}`);
-  const expiry = key.expires_at ?? key.expiry;
-  if (expiry) parts.push(`expires ${new Date(typeof expiry === "number" ? expiry * 1000 : expiry).toLocaleString()}`);
+  if (key.expires_at) parts.push(`expires ${new Date(key.expires_at).toLocaleString()}`);
   return parts.join(", ") || "none";
 }
 
@@ -37,10 +36,12 @@ async function loadKeys() {
         const rotated = await api(`/admin/v1/keys/${encodeURIComponent(key.id)}/rotate`, { method: "POST" });
         showSecret(rotated.key);
       }));
-      const lastUsed = key.last_used_at ?? key.last_used;
-      return row(key.name, key.id, key.role, (key.models || []).join(", ") || "all", limitsOf(key),
-        lastUsed ? new Date(typeof lastUsed === "number" ? lastUsed * 1000 : lastUsed).toLocaleString() : "never",
-        el("span", {}, revoke, rotate));
+      const lastUsed = key.last_used_at;
+      const actions = key.status === "revoked" ? "" : el("span", {}, revoke, rotate);
+      const line = row(key.name, key.id, key.role, key.status || "active", (key.models || []).join(", ") || "all",
+        limitsOf(key), lastUsed ? new Date(lastUsed).toLocaleString() : "never", actions);
+      line.dataset.keyId = key.id;
+      return line;
     }));
   } catch (error) {
     say("#keys-error", error.message);
