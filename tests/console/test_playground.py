@@ -12,8 +12,9 @@ from selenium.webdriver.common.by import By
 
 from tests.conftest import API_KEY
 from tests.console.browser import chromium, find, screenshot, sign_in, wait_for
-from tests.servers import LiveServer
+from tests.servers import LiveServer, serving
 from worker.core.outcome import RequestRecord
+from worker.simulator.server import SimulatorServer
 
 USER_KEY = "user-key-for-console-tests"
 KEYS = f"{API_KEY},{USER_KEY}"
@@ -106,25 +107,34 @@ def test_hidden_reasoning_leaves_the_panel_out(
     assert answer and "Okay, the user asks" not in answer
 
 
-def test_stop_cancels_the_stream_and_the_gateway_records_499(
+def test_stop_cancels_the_stream_the_gateway_records_499_and_closes_the_upstream_request(
     browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
 ) -> None:
-    gateway = live_gateway_factory(api_keys=KEYS, simulator_token_delay=0.1)
-    records: list[RequestRecord] = []
-    gateway.app.sinks.append(records.append)
-    sign_in(browser, gateway.url, USER_KEY)
-    ready(browser)
-    send(browser, "Tell me a long story")
-    turn = wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#transcript .turn.assistant"))
-    assert isinstance(turn, list)
-    wait_for(browser, lambda: len(turn[-1].find_element(By.CSS_SELECTOR, ".thinking-text").text) > 10)
-    find(browser, "#pg-stop").click()
-    wait_for(browser, lambda: find(browser, "#pg-status").text == "Stopped.")
-    assert find(browser, "#pg-send").is_enabled() and not find(browser, "#pg-stop").is_enabled()
-    wait_for(browser, lambda: any(r.path == "/v1/chat/completions" for r in records))
-    chat = [r for r in records if r.path == "/v1/chat/completions"]
-    assert [r.status for r in chat] == [499]
-    assert turn[-1].find_element(By.CSS_SELECTOR, ".answer").text == ""  # stopped while still thinking
+    with serving(SimulatorServer(token_delay=0.1, reasoning_field=True)) as upstream:
+        gateway = live_gateway_factory(api_keys=KEYS, upstream_url=f"{upstream.url}/v1")
+        records: list[RequestRecord] = []
+        gateway.app.sinks.append(records.append)
+        sign_in(browser, gateway.url, USER_KEY)
+        ready(browser)
+        send(browser, "Tell me a long story")
+        turn = wait_for(
+            browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#transcript .turn.assistant")
+        )
+        assert isinstance(turn, list)
+        wait_for(browser, lambda: len(turn[-1].find_element(By.CSS_SELECTOR, ".thinking-text").text) > 10)
+        find(browser, "#pg-stop").click()
+        wait_for(browser, lambda: find(browser, "#pg-status").text == "Stopped.")
+        assert find(browser, "#pg-send").is_enabled() and not find(browser, "#pg-stop").is_enabled()
+        wait_for(browser, lambda: any(r.path == "/v1/chat/completions" for r in records))
+        assert [r.status for r in records if r.path == "/v1/chat/completions"] == [499]
+        # The upstream saw its request end early: cancelled by the gateway, not answered to the end.
+        wait_for(browser, lambda: upstream.app.stats.open == 0)
+        assert (upstream.app.stats.received, upstream.app.stats.cancelled, upstream.app.stats.finished) == (
+            1,
+            1,
+            0,
+        )
+        assert turn[-1].find_element(By.CSS_SELECTOR, ".answer").text == ""  # stopped while still thinking
 
 
 XSS = "<img src=x onerror=window.__xss=1> <script>window.__xss=2</script>"
