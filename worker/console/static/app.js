@@ -1,6 +1,6 @@
 // The console's entry point: sign-in, the page tabs, and which pages a key may see.
 
-import { session, authHeaders, errorOf } from "./api.js";
+import { session, authHeaders } from "./api.js";
 import { $, say } from "./dom.js";
 import { loadModels, setUpPlayground } from "./playground.js";
 import { setUpAdmin, showAdminPage, stopLive } from "./admin.js";
@@ -32,13 +32,13 @@ async function isAdmin() {
 
 async function signIn() {
   say("#signin-error", "");
-  const check = await fetch("/v1/models", { headers: authHeaders() });
-  if (!check.ok) {
-    const error = await errorOf(check);
+  try {
+    await loadModels();  // the first call with the key: it also tells whether the key is valid
+  } catch (error) {
     session.key = "";
-    say("#signin-error", check.status === 401 ? "That key is not valid." : error.message);
-    show("signin");
+    say("#signin-error", error.status === 401 ? "That key is not valid." : error.message);
     $("#tabs").hidden = true;
+    show("signin");
     return;
   }
   const admin = await isAdmin();
@@ -46,11 +46,6 @@ async function signIn() {
   document.body.classList.toggle("admin", admin);
   $("#tabs").hidden = false;
   show("playground");
-  try {
-    await loadModels();
-  } catch (error) {
-    say("#pg-error", error.message);
-  }
 }
 
 function signOut() {
