@@ -11,7 +11,7 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.applications import Starlette
@@ -22,14 +22,23 @@ from starlette.routing import Route
 from worker.config.settings import Settings, SettingsError, load_settings
 from worker.console.cors import CorsMiddleware
 from worker.console.routes import console_routes
+from worker.core.errors import Unauthorized
+from worker.observe import hooks
+from worker.observe.jsonlog import JsonFormatter
+from worker.observe.prices import Prices
 from worker.state import AppState, build_state
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.model_slug import ModelSlugEndpoint
 from worker.surfaces.openapi import openapi_document
 from worker.surfaces.routes import surface_routes
-from worker.web.access_log import AccessLogMiddleware
+from worker.web.access_log import AccessLogMiddleware, record_of
+from worker.web.auth import KeyRing, authenticate
 from worker.web.fastpath import SlugFastPath
 from worker.web.logformat import LineFormatter
+
+if TYPE_CHECKING:
+    from worker.observe.metrics import Metrics
+    from worker.observe.tracing import Tracing
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
@@ -38,16 +47,27 @@ def _json(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def configure_logging(level: str) -> None:
-    """Give the `worker` loggers one handler of their own, whatever the server did to the root logger."""
+def configure_logging(level: str, log_format: str = "text", prices: Prices | None = None) -> None:
+    """Give the `worker` loggers one handler of their own, whatever the server did to the root logger.
+
+    With `LOG_FORMAT=json` uvicorn's own loggers write through the same JSON formatter, so that every
+    line of the process is one JSON object (`worker.observe.jsonlog`)."""
+    formatter: logging.Formatter = JsonFormatter(prices) if log_format == "json" else LineFormatter()
     logger = logging.getLogger("worker")
     logger.setLevel(level.upper())
-    if not any(getattr(h, "_worker_handler", False) for h in logger.handlers):
+    ours = [h for h in logger.handlers if getattr(h, "_worker_handler", False)]
+    if ours:
+        ours[0].setFormatter(formatter)
+    else:
         handler = logging.StreamHandler()
-        handler.setFormatter(LineFormatter())
+        handler.setFormatter(formatter)
         handler._worker_handler = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.propagate = False
+    if log_format == "json":
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+            for server_handler in logging.getLogger(name).handlers:
+                server_handler.setFormatter(formatter)
 
 
 def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
@@ -61,14 +81,18 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
     from_server = settings is None
     try:
         settings = settings or load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         state: AppState = build_state(settings)
+        configure_logging(settings.log_level, settings.log_format, Prices(state.table))
+        observers = observe(state)
     except SettingsError as exc:
         if not from_server:
             raise
         print(f"qwq-gateway: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     spec = orjson.dumps(openapi_document(state.table))
+    metrics, tracing = observers
+    metrics_keys = KeyRing([state.settings.metrics_key]) if state.settings.metrics_key else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,6 +105,12 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
             yield
         finally:
             await state.aclose()
+            if tracing is not None:
+                tracing.shutdown()
+            if metrics is not None:
+                from worker.observe.metrics import mark_process_dead
+
+                mark_process_dead()
 
     async def openapi(request: Request) -> Response:
         return Response(spec, media_type="application/json")
@@ -92,6 +122,20 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         models = state.router.health()
         ready = bool(models) and all(model["ready"] for model in models.values())
         return _json({"status": "ready" if ready else "unavailable", "models": models}, 200 if ready else 503)
+
+    async def metrics_page(request: Request) -> Response:
+        if metrics is None:
+            return await not_found(request, LookupError())
+        if metrics_keys is not None:
+            try:
+                authenticate(metrics_keys, request.headers.get("authorization"))
+            except Unauthorized as exc:
+                response = _json({"error": "Unauthorized", "detail": exc.detail}, 401)
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+        from worker.observe.metrics import CONTENT_TYPE
+
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return _json(
@@ -134,6 +178,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
             Route("/openapi.json", get_only(openapi), methods=ALL_METHODS),
             Route("/healthz", get_only(healthz), methods=ALL_METHODS),
             Route("/readyz", get_only(readyz), methods=ALL_METHODS),
+            Route("/metrics", get_only(metrics_page), methods=ALL_METHODS),
             *surface_routes(state),
             *console_routes(state),
             Route("/{slug}", slug_endpoint, methods=["POST"]),
@@ -154,7 +199,38 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         and "{" not in r.path
         and "POST" in (r.methods or ())
     }
-    served: Any = SlugFastPath(app, slug_endpoint, other_paths, fixed)
+    inner: Any = SlugFastPath(app, slug_endpoint, other_paths, fixed)
+    if tracing is not None:
+        inner = tracing.middleware(inner, record_of)
     if settings.cors_origins:  # not installed at all by default: no cost, and no cross-origin access
-        served = CorsMiddleware(served, settings.cors_origins)
-    return AccessLogMiddleware(served, state.sinks)
+        inner = CorsMiddleware(inner, settings.cors_origins)
+    return AccessLogMiddleware(inner, state.sinks)
+
+
+def observe(state: AppState) -> tuple[Metrics | None, Tracing | None]:
+    """Metrics and traces, as the settings ask: each hears every finished request (a record sink) and
+    every upstream attempt (a router observer). Imported only when on: off costs nothing."""
+    settings = state.settings
+    metrics: Metrics | None = None
+    if settings.metrics:
+        try:
+            from worker.observe.metrics import Metrics
+        except ImportError:  # a bundle without prometheus-client (the Cloudflare Worker's): serve, uncounted
+            logging.getLogger("worker").warning("METRICS is on but prometheus-client is missing: no metrics")
+        else:
+            metrics = Metrics(state.table, state.router.health, per_key=settings.metrics_key_ids)
+            state.sinks.append(metrics.sink)
+            state.router.observers.append(metrics)
+    hooks.install(metrics)
+    tracing: Tracing | None = None
+    if settings.otel_exporter_otlp_endpoint:
+        try:
+            from worker.observe.tracing import Tracing
+        except ImportError as exc:
+            raise SettingsError(
+                "setting OTEL_EXPORTER_OTLP_ENDPOINT: tracing needs OpenTelemetry; "
+                'install it with pip install "qwq-gateway[otel]"'
+            ) from exc
+        tracing = Tracing(settings.otel_exporter_otlp_endpoint, settings.otel_service_name)
+        state.router.observers.append(tracing)
+    return metrics, tracing

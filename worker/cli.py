@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import importlib.util
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
 
-from worker.config.settings import SettingsError, load_settings
+from worker.config.settings import Settings, SettingsError, load_settings
 
 
 def fastest(module: str) -> str:
@@ -32,6 +38,38 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvicorn
 
+    with metrics_directory(args.workers if settings.metrics else 1):
+        serve(uvicorn, args, settings)
+    return 0
+
+
+@contextlib.contextmanager
+def metrics_directory(workers: int) -> Iterator[None]:
+    """With several worker processes, a fresh directory where each keeps its metric values, so that a
+    scrape of any one of them reports the sum over all (prometheus-client's multiprocess mode); removed
+    when the server stops. An operator's own `PROMETHEUS_MULTIPROC_DIR` is used as it is."""
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="qwq-gateway-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def server_logging(uvicorn: Any, log_format: str) -> dict[str, Any]:
+    """uvicorn's own logging set-up, with every formatter JSON when `LOG_FORMAT=json`: the supervisor of
+    `--workers N` writes lines too, before any app exists to configure them (`worker.observe.jsonlog`)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    if log_format == "json":
+        for name in config["formatters"]:
+            config["formatters"][name] = {"()": "worker.observe.jsonlog.JsonFormatter"}
+    return dict(config)
+
+
+def serve(uvicorn: Any, args: argparse.Namespace, settings: Settings) -> None:
     uvicorn.run(
         "worker.app:create_app",
         factory=True,
@@ -45,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         # them from X-Forwarded-* headers would be work on every request for nothing.
         proxy_headers=False,
         log_level=settings.log_level,
+        log_config=server_logging(uvicorn, settings.log_format),
         timeout_graceful_shutdown=10,
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -102,6 +102,7 @@ def print_tables(results: dict[str, Any]) -> None:
             f"| {row['name']}{label} | {' | '.join(cells)} | {_f(idle / 1024 if idle else None, 1)} "
             f"| {soak_cell} | {hold_cell} |"
         )
+    print_observe_cost(rows)
     validation = results.get("validation", {})
     if "error" in validation:
         print(f"\nValidation cost: error {validation['error']}")
@@ -109,6 +110,29 @@ def print_tables(results: dict[str, Any]) -> None:
         print(
             f"\nValidation per body: typical {validation['typical_us']:.1f} µs; "
             f"100 messages + 8 tools {validation['long_tools_us']:.1f} µs"
+        )
+
+
+def print_observe_cost(rows: list[dict[str, Any]]) -> None:
+    """Metrics + JSON logs against both off, from the two `observe` rows of the same run."""
+    named = {row["name"]: row for row in rows if "error" not in row and "skipped" not in row}
+    off = next((r for n, r in named.items() if n.startswith("observe off")), None)
+    on = next((r for n, r in named.items() if n.startswith("observe on")), None)
+    if off is None or on is None:
+        return
+    print("\nObservability cost (metrics + JSON logs on, against both off; same run):\n")
+    for cell in ("c32", "c128"):
+        rate_off, rate_on = _get(off, cell, "rate"), _get(on, cell, "rate")
+        if rate_off and rate_on:
+            print(
+                f"- req/s at {cell[1:]} connections: {rate_on:,.0f} vs {rate_off:,.0f} "
+                f"({(1 - rate_on / rate_off) * 100:+.1f}% cost)"
+            )
+    cpu_off, cpu_on = _get(off, "c32", "cpu_ms_per_request"), _get(on, "c32", "cpu_ms_per_request")
+    if cpu_off and cpu_on:
+        print(
+            f"- CPU per request at 32 connections: {cpu_on:.3f} ms vs {cpu_off:.3f} ms "
+            f"({(cpu_on / cpu_off - 1) * 100:+.1f}%)"
         )
 
 

@@ -141,6 +141,32 @@ def gateway_contenders(checkout: Path, label: str) -> list[Contender]:
     ]
 
 
+def observe_contenders(checkout: Path) -> list[Contender]:
+    """The price of observability, measured in the same run: `/qwq-32b` with metrics off and text logs,
+    then with metrics on and JSON logs (docs/operations.md). The report prints their ratio."""
+    binary = str(checkout / ".venv" / "bin" / "qwq-gateway")
+
+    def env(metrics: str, log_format: str) -> Callable[[int, int, Path], dict[str, str]]:
+        return lambda port, up, wd: {
+            "API_KEYS": GATEWAY_KEY,
+            "MODELS_FILE": str(_gateway_models(wd, up)),
+            "LOG_LEVEL": "info",
+            "POOL_MAX_CONNECTIONS": "2048",
+            "METRICS": metrics,
+            "LOG_FORMAT": log_format,
+        }
+
+    argv: Callable[[int, int, Path], list[str]] = lambda port, up, wd: [binary, "--port", str(port)]  # noqa: E731
+    return [
+        Contender(OBSERVE_OFF, argv, env("0", "text"), gateway_slug_request),
+        Contender(OBSERVE_ON, argv, env("1", "json"), gateway_slug_request),
+    ]
+
+
+OBSERVE_OFF = "observe off (no metrics, text logs) /qwq-32b"
+OBSERVE_ON = "observe on (metrics, JSON logs) /qwq-32b"
+
+
 def contenders(baseline: Path | None = None) -> list[Contender]:
     """`baseline`: another checkout of the gateway (with its own `.venv`), measured in the same run."""
     uvicorn_fast = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
@@ -161,6 +187,7 @@ def contenders(baseline: Path | None = None) -> list[Contender]:
         ),
         *gateway_contenders(ROOT, "qwq-gateway"),
         *(gateway_contenders(baseline, "baseline") if baseline else []),
+        *observe_contenders(ROOT),
         Contender(
             "LiteLLM proxy",
             lambda port, up, wd: [

@@ -34,6 +34,7 @@ EXPECTED_DOCS = {
     "console.md",
     "deploying.md",
     "errors.md",
+    "operations.md",
     "performance.md",
     "responses.md",
     "streaming.md",

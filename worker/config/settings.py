@@ -103,6 +103,23 @@ class Settings:
         60.0, "Seconds an upstream API key rests after a 401, 403 or 429 while other keys are used."
     )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
+    log_format: str = _setting(
+        "text",
+        "`text` (one readable line per event) or `json` (one JSON object per line: docs/operations.md).",
+    )
+    metrics: bool = _setting(True, "Serve Prometheus metrics at `GET /metrics` (docs/operations.md).")
+    metrics_key: str = _setting(
+        "", "Bearer token `GET /metrics` requires (401 without it); empty: `/metrics` is open.", secret=True
+    )
+    metrics_key_ids: bool = _setting(
+        False, "Add the `qwq_gateway_key_*` metrics, labelled by client key id (one series per key)."
+    )
+    otel_exporter_otlp_endpoint: str = _setting(
+        "",
+        "OTLP/HTTP collector base URL (e.g. `http://127.0.0.1:4318`); set, requests are traced "
+        '(needs `pip install "qwq-gateway[otel]"`). Empty: no tracing.',
+    )
+    otel_service_name: str = _setting("qwq-gateway", "The `service.name` of the gateway's traces.")
     reasoning_mode: ReasoningMode = _setting(
         "inline",
         "How QwQ's reasoning reaches clients: `inline` (before `</think>`, as Workers AI), `separate` "
@@ -203,6 +220,8 @@ def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path 
         raise SettingsError(f"setting RESPONSE_SHAPE: must be {spoken(get_args(ResponseShape))}")
     if settings.reasoning_mode not in get_args(ReasoningMode):
         raise SettingsError(f"setting REASONING_MODE: must be {spoken(get_args(ReasoningMode))}")
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"setting LOG_FORMAT: must be {spoken(('text', 'json'))}")
     if settings.models_file and settings.upstream_url:
         # Refused rather than resolved: the two name different upstreams, and whichever one lost, traffic
         # (and keys) would go somewhere the operator did not mean; a refusal costs one restart.

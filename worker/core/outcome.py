@@ -51,6 +51,10 @@ class RequestRecord:
     """Monotonic time of the answer's first event (time to first token = this minus `started`)."""
     duration: float = 0.0
     """Seconds from arrival to the end of the answer."""
+    upstream_seconds: float = 0.0
+    """Seconds spent in upstream attempts (the gateway's own added latency is `duration` less this)."""
+    finish_reason: str = ""
+    """Why the answer ended (`stop`, `length`, `tool_calls`, ...) as the client was told; empty if untold."""
 
     @property
     def time_to_first_token(self) -> float | None:

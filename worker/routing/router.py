@@ -28,6 +28,7 @@ from worker.core.closing import close
 from worker.core.errors import GatewayError, UpstreamError, UpstreamTimeout
 from worker.core.ir import ChatRequest, Event, ReasoningDelta, TextDelta, ToolCallDelta
 from worker.core.outcome import RequestRecord
+from worker.observe.attempts import Attempt, AttemptObserver, AttemptTarget
 from worker.routing.breaker import CircuitBreaker
 from worker.routing.deadlines import RequestDeadline
 from worker.routing.keypool import KeyPool
@@ -89,6 +90,9 @@ class Router:
         self.adapters = adapters
         self._rng = rng or random.Random()
         self._states: dict[str, list[TargetState]] = {}
+        self.observers: list[AttemptObserver] = []
+        """Who hears of each upstream attempt (metrics, traces: `worker.observe.attempts`)."""
+        self._observed: dict[str, AttemptTarget] = {}
         for entry in table.entries.values() if table else ():
             self.states(entry)
 
@@ -165,15 +169,22 @@ class Router:
                 if not state.breaker.allow():
                     break
                 stream, key = self._attempt(request, state, deadline)
+                started = 0.0
                 if record is not None:
                     record.attempts += 1
                     record.target = state.name
+                    started = time.perf_counter()
+                # Before the first read: that read builds the upstream request, with the attempt's trace.
+                watched = self._watch(state, record) if self.observers else None
                 try:
                     first = await anext(stream)
                 except GatewayError as error:
                     await close(stream)
                     last_error = error
-                    pause = self._after_failure(state, key, error, retries)
+                    try:
+                        pause = self._after_failure(state, key, error, retries)
+                    finally:
+                        self._ended(watched, state, error.code, record, started)
                     if pause is None:
                         break
                     wait = pause
@@ -192,10 +203,12 @@ class Router:
                 except BaseException:
                     state.breaker.release()
                     await close(stream)
+                    self._ended(watched, state, "cancelled", record, started)
                     raise
                 state.breaker.record_success()
                 # The answer from its first event on (kept in this generator, not a nested one: a
                 # layer costs every event a resumption). A failure now reaches the client, never retried.
+                outcome = "ok"
                 try:
                     if record is None:
                         yield first
@@ -209,17 +222,48 @@ class Router:
                         async for event in stream:
                             record.generated_chars += _generated(event)
                             yield event
-                except UpstreamError:
+                except UpstreamError as error:
                     state.failures += 1
                     state.breaker.record_failure()
+                    outcome = error.code
+                    raise
+                except BaseException:
+                    outcome = "cancelled"
                     raise
                 finally:
                     await close(stream)
+                    if record is not None or watched is not None:
+                        self._ended(watched, state, outcome, record, started)
                 return
             log.warning("upstream %s given up (%s)", state.name, last_error.code if last_error else "open")
         if last_error is None:
             raise UpstreamError(f"Every upstream of model '{entry.slug}' is failing", {"circuit": "open"})
         raise last_error
+
+    def _watch(self, state: TargetState, record: RequestRecord | None) -> list[Attempt]:
+        target = self._observed.get(state.name)
+        if target is None:
+            t = state.target
+            target = AttemptTarget(state.name, t.adapter, public_origin(t.base_url), t.model)
+            self._observed[state.name] = target
+        return [observer.attempt(target, record) for observer in self.observers]
+
+    @staticmethod
+    def _ended(
+        watched: list[Attempt] | None,
+        state: TargetState,
+        outcome: str,
+        record: RequestRecord | None,
+        started: float,
+    ) -> None:
+        """An attempt is over: its time goes on the record, its outcome to the observers."""
+        if record is not None:
+            record.upstream_seconds += time.perf_counter() - started
+        if watched:
+            keys = state.keys
+            resting = len(keys) - keys.fresh_count() if len(keys) > 1 else 0
+            for attempt in watched:
+                attempt.end(outcome, record, state.breaker.state, resting)
 
     def _attempt(
         self, request: ChatRequest, state: TargetState, deadline: RequestDeadline

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from worker.config.models import ModelEntry
 from worker.core.aggregate import Completion, aggregate
 from worker.core.errors import GatewayError
-from worker.core.ir import ChatRequest, Event, UsageEvent
+from worker.core.ir import ChatRequest, Event, Finish, UsageEvent
 from worker.core.outcome import RequestRecord
 from worker.state import AppState
 from worker.web.access_log import STATUS_KEY, record_of, request_id_of
@@ -118,15 +118,16 @@ class DialectEndpoint:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         state, dialect = self.state, self.dialect
+        record = record_of(scope)
+        if record is not None:  # before any check: a refusal counts under its surface too
+            record.surface = dialect.surface
         dialect.authenticate(state.keys, scope)
         located = dialect.locate(scope, state)
         require_json(scope)
         body = await read_body(scope, receive, state.settings.max_body_bytes)
         call = dialect.parse(decode_json(body), located, scope, state)
         request_id = request_id_of(scope)
-        record = record_of(scope)
         if record is not None:
-            record.surface = dialect.surface
             record.model = call.entry.slug
             record.streamed = call.request.stream
         async with DisconnectGuard(receive):
@@ -153,6 +154,7 @@ class DialectEndpoint:
             completion = await aggregate(events)
             if record is not None:
                 record.usage = completion.usage
+                record.finish_reason = completion.finish_reason
             await send_json(send, 200, call.render(completion, request_id), call.answer_headers())
 
 
@@ -173,6 +175,8 @@ def _recorded(
     def encode_noting_usage(event: Event) -> bytes:
         if type(event) is UsageEvent:
             record.usage = event.usage
+        elif type(event) is Finish:
+            record.finish_reason = event.reason
         return encode(event)
 
     def render_noting_code(error: GatewayError) -> RenderedError:

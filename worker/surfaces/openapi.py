@@ -259,6 +259,16 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (docs/operations.md); bearer METRICS_KEY when set",
+                    "responses": {
+                        "200": {"description": "Prometheus text format", "content": {"text/plain": {}}},
+                        "401": _error("METRICS_KEY is set and the request does not carry it"),
+                    },
+                }
+            },
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, **SECURITY_SCHEMES},

@@ -20,6 +20,7 @@ import orjson
 
 from worker.core.errors import ClientClosed
 from worker.core.outcome import RecordSink, RequestRecord
+from worker.observe.context import LOG_RECORD_ATTRIBUTE, REQUEST_ID
 from worker.web.asgi import Message, Receive, Scope, Send, send_json
 from worker.web.coalesce import CoalescingSend
 
@@ -72,6 +73,7 @@ class AccessLogMiddleware:
             return
         request_id = _incoming_request_id(scope) or new_request_id()
         scope[REQUEST_ID_KEY] = request_id
+        id_token = REQUEST_ID.set(request_id)  # for every log line and the upstream (`worker.observe`)
         record = RequestRecord(request_id, scope["method"], scope["path"])
         scope[RECORD_KEY] = record
         rid_header = (b"x-request-id", request_id.encode())
@@ -106,12 +108,16 @@ class AccessLogMiddleware:
                 # source line the access line never shows (~20% of the line's cost); filters and
                 # handlers apply as for any record.
                 args = (scope["method"], scope["path"], status, record.duration * 1000, request_id)
-                log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, ACCESS_LINE, args, None))
+                extra = {LOG_RECORD_ATTRIBUTE: record}  # the JSON format's fields (`observe.jsonlog`)
+                log.handle(
+                    log.makeRecord(log.name, logging.INFO, __file__, 0, ACCESS_LINE, args, None, None, extra)
+                )
             for sink in self.sinks:
                 try:
                     sink(record)
                 except Exception as exc:  # accounting must never turn an answered request into a failure
                     log.error("request %s: record sink failed: %s", request_id, type(exc).__name__)
+            REQUEST_ID.reset(id_token)
 
 
 def _where(exc: BaseException) -> str:

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from worker.core.closing import close
 from worker.core.errors import ClientClosed, GatewayError, InternalError
 from worker.core.ir import Event
+from worker.observe import hooks
 from worker.web.asgi import Send, send_json
 
 log = logging.getLogger("worker.stream")
@@ -149,6 +150,7 @@ async def respond_stream(
     the keep-alive timer is stopped and the upstream iterator closed, so that nothing outlives it.
     """
     responder = SSEResponder(send, extra_headers, keepalive_interval)
+    hooks.open_stream()
     try:
         async for event in events:
             chunk = encode(event)
@@ -171,6 +173,7 @@ async def respond_stream(
             await send_json(send, status, body, headers)
         return error.status
     finally:
+        hooks.close_stream()
         await responder.stop()
         await close(events)
     await responder.write(b"", more=False)

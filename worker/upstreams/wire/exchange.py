@@ -30,6 +30,7 @@ import orjson
 from worker.config.models import Target
 from worker.core.errors import GatewayError, UpstreamBadResponse
 from worker.core.ir import ChatRequest, UpstreamEvent, UsageEvent
+from worker.observe.context import upstream_headers
 from worker.upstreams.wire.decode import WireFormat, stream_object
 from worker.upstreams.wire.encoding import (
     ACCEPT_ENCODING,
@@ -75,7 +76,7 @@ def request_body(payload: Any) -> bytes:
 
 
 def json_headers(target: Target, **extra: str) -> dict[str, str]:
-    headers = {"content-type": "application/json", **extra}
+    headers = {"content-type": "application/json", **upstream_headers(), **extra}  # request id, trace
     if target.api_key:
         headers["authorization"] = f"Bearer {target.api_key}"
     return headers
