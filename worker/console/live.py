@@ -20,6 +20,7 @@ import orjson
 from worker.console.admin_auth import require_admin
 from worker.core.errors import GatewayError
 from worker.core.outcome import RequestRecord
+from worker.observe.prices import Prices
 from worker.state import AppState
 from worker.web.asgi import Receive, Scope, Send, send_json
 
@@ -30,7 +31,7 @@ LIVE_PATH = "/admin/v1/requests/live"
 _QUIET = ("/console/", LIVE_PATH)  # the console's own files and this stream would drown the log
 
 
-def entry_of(record: RequestRecord) -> dict[str, Any]:
+def entry_of(record: RequestRecord, prices: Prices) -> dict[str, Any]:
     usage = record.usage
     return {
         "id": record.request_id,
@@ -47,6 +48,7 @@ def entry_of(record: RequestRecord) -> dict[str, Any]:
         "error_code": record.error_code,
         "prompt_tokens": usage.prompt_tokens if usage else None,
         "completion_tokens": usage.completion_tokens if usage else None,
+        "cost_usd": round(prices.cost(record), 8) if usage else None,
         "ttft_ms": None
         if record.time_to_first_token is None
         else round(record.time_to_first_token * 1000, 1),
@@ -55,14 +57,15 @@ def entry_of(record: RequestRecord) -> dict[str, Any]:
 
 
 class LiveLog:
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, prices: Prices, capacity: int = CAPACITY) -> None:
+        self.prices = prices
         self.recent: deque[bytes] = deque(maxlen=capacity)
         self.subscribers: set[asyncio.Queue[bytes]] = set()
 
     def sink(self, record: RequestRecord) -> None:
         if record.path == "/" or record.path.startswith(_QUIET):
             return
-        event = b"data: " + orjson.dumps(entry_of(record)) + b"\n\n"
+        event = b"data: " + orjson.dumps(entry_of(record, self.prices)) + b"\n\n"
         self.recent.append(event)
         for queue in self.subscribers:
             with contextlib.suppress(asyncio.QueueFull):  # a slow page misses lines; nobody waits

@@ -8,6 +8,7 @@ from starlette.routing import Route
 from worker.console.assets import StaticAssets
 from worker.console.live import LIVE_PATH, LiveEndpoint, LiveLog
 from worker.core.errors import GatewayError
+from worker.observe.prices import Prices
 from worker.state import AppState
 from worker.web.asgi import Receive, Scope, Send, header, send_json
 from worker.web.auth import authenticate
@@ -45,7 +46,7 @@ class PricesEndpoint:
 
 
 def console_routes(state: AppState) -> list[Route]:
-    live = LiveLog()
+    live = LiveLog(Prices(state.table))
     state.sinks.append(live.sink)
     assets = StaticAssets()
     reads = ["GET", "HEAD"]

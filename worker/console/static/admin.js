@@ -111,7 +111,8 @@ async function loadHealth() {
 }
 
 function addLiveRow(entry) {
-  const tokens = entry.prompt_tokens === null ? "—" : `${entry.prompt_tokens} + ${entry.completion_tokens}`;
+  const tokens = entry.prompt_tokens === null ? "—"
+    : `${entry.prompt_tokens} + ${entry.completion_tokens} ($${entry.cost_usd.toFixed(6)})`;
   const line = row(new Date(entry.time * 1000).toLocaleTimeString(), entry.method, entry.path, entry.status,
     entry.model || "—", entry.key_id || "—", tokens, `${entry.duration_ms} ms`);
   line.dataset.requestId = entry.id;
