@@ -30,7 +30,7 @@ from worker.state import AppState, build_state
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.model_slug import ModelSlugEndpoint
 from worker.surfaces.openapi import openapi_document
-from worker.surfaces.routes import surface_routes
+from worker.surfaces.routes import surface_not_found, surface_routes
 from worker.web.access_log import AccessLogMiddleware, record_of
 from worker.web.auth import KeyRing, authenticate
 from worker.web.fastpath import SlugFastPath
@@ -138,6 +138,9 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        surface = surface_not_found(request.scope)  # under `/v1/` or `/client/v4/`: that API's shape
+        if surface is not None:
+            return Response(surface, status_code=404, media_type="application/json")
         return _json(
             {"error": "Not found", "detail": f"No route for {request.method} {request.url.path}"}, 404
         )

@@ -99,7 +99,7 @@ def test_fields_choices_and_ignored() -> None:
     ("fields", "needle"),
     [
         ({"max_tokens": 0}, "/max_tokens"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "/messages/0/role"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "/messages/0/role"),
         ({"tool_choice": {"type": "any"}}, "needs at least one tool"),
         ({"tools": [TOOL], "tool_choice": {"type": "tool", "name": "g"}}, "'g'"),
         ({"thinking": {"type": "enabled", "budget_tokens": 64}}, "greater than thinking.budget_tokens"),
@@ -112,7 +112,7 @@ def test_fields_choices_and_ignored() -> None:
             "/messages/0/content/0/source",
         ),
         ({"temperature": 2}, "/temperature"),
-        ({"n": 1}, "'n' was unexpected"),
+        ({"n": 1}, "n: Extra inputs are not permitted"),
     ],
 )
 def test_bad_bodies(fields: dict[str, Any], needle: str) -> None:
@@ -230,3 +230,87 @@ def test_cache_control_anywhere_is_named_as_ignored() -> None:
     assert parse(system=[block]).ignored == ("cache_control",)
     assert parse(tools=[{**TOOL, "cache_control": {"type": "ephemeral"}}]).ignored == ("cache_control",)
     assert parse().ignored == ()
+
+
+def test_system_turns_stay_in_place_and_history_blocks_are_read() -> None:
+    call = parse(
+        messages=[
+            {"role": "user", "content": "Read this."},
+            {"role": "system", "content": [{"type": "text", "text": "Env: linux"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "I will look.", "signature": "sig"},
+                    {"type": "redacted_thinking", "data": "opaque"},
+                    {"type": "text", "text": "Looking."},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "document", "source": {"type": "text", "data": "Body."}, "title": "Doc"},
+                    {
+                        "type": "document",
+                        "source": {"type": "base64", "media_type": "application/pdf", "data": "JV"},
+                    },
+                    {
+                        "type": "search_result",
+                        "source": "s",
+                        "title": "T",
+                        "content": [{"type": "text", "text": "x"}],
+                    },
+                ],
+            },
+        ]
+    )
+    user, system, assistant, documents = call.request.messages
+    assert (user.role, system.role, system.content) == ("user", "system", "Env: linux")
+    assert (assistant.role, assistant.content) == ("assistant", "Looking.")  # thinking is not prompt text
+    assert documents.content == (TextPart("Doc\nBody."), TextPart("T (s)\nx"))
+    assert call.ignored == ("content.document",)  # the PDF the model cannot read
+
+
+def test_anthropic_defined_tools_are_offered_and_server_tools_are_not() -> None:
+    call = parse(
+        tools=[
+            TOOL,
+            {"type": "bash_20250124", "name": "bash"},
+            {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
+            {"type": "web_search_20250305", "name": "web_search"},
+        ]
+    )
+    names = [t.name for t in call.request.tools]
+    assert names == ["f", "bash", "str_replace_based_edit_tool"]
+    assert call.request.tools[1].parameters["properties"]["command"] == {
+        "type": "string",
+        "description": "The shell command to run",
+    }
+    assert call.ignored == ("tools.web_search_20250305",)
+
+
+def test_thinking_modes_and_output_config() -> None:
+    assert parse(thinking={"type": "adaptive"}).thinking
+    assert not parse(thinking={"type": "adaptive", "display": "omitted"}).thinking
+    assert not parse(thinking={"type": "disabled"}).thinking
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    call = parse(output_config={"effort": "high", "format": {"type": "json_schema", "schema": schema}})
+    assert call.request.response_schema == schema and call.ignored == ("output_config.effort",)
+    with pytest.raises(BadRequest) as caught:
+        parse(output_config={"format": {"type": "json_schema", "schema": {"type": 5}}})
+    assert "/output_config/format/schema" in caught.value.message
+
+
+def test_thread_is_refused_with_details() -> None:
+    with pytest.raises(BadRequest) as caught:
+        parse(thread={"type": "create"})
+    body = anthropic.error_body(caught.value)
+    assert body["error"]["details"] == {"error_code": "thread_unsupported_request", "unsupported": ["thread"]}
+
+
+def test_count_input_tokens_counts_the_prompt_and_the_tools() -> None:
+    bare = anthropic.parse_request({"model": "qwq-32b", "messages": HI}, TABLE, counting=True)
+    assert anthropic.count_input_tokens(bare) == count_prompt_tokens(bare.request.messages)
+    tooled = anthropic.parse_request(
+        {"model": "qwq-32b", "messages": HI, "tools": [TOOL]}, TABLE, counting=True
+    )
+    assert anthropic.count_input_tokens(tooled) > anthropic.count_input_tokens(bare)

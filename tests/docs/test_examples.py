@@ -91,6 +91,13 @@ def check_expected(expected: Expected, status: int, headers: httpx.Headers, body
 def check_success_shape(example: str, text: str) -> str:
     """Assert that `text` is a success in the shape of the surface `example` calls; return its name."""
     stream = '"stream": true' in example
+    if "/v1/messages/count_tokens" in example:
+        assert set(orjson.loads(text)) == {"input_tokens"}, example
+        return "anthropic"
+    if "/v1/models/" in example:  # one model, in OpenAI's or (for an Anthropic client) Anthropic's shape
+        body = orjson.loads(text)
+        assert body["id"] and "model" in (body.get("type"), body.get("object")), example
+        return "models"
     if "/v1/messages" in example:
         if stream:
             assert text.startswith("event: message_start\n"), example

@@ -29,6 +29,7 @@ PAGES = page_paths()
 PAGE_IDS = [name_of(p) for p in PAGES]
 EXPECTED_DOCS = {
     "architecture.md",
+    "claude-code.md",
     "clients.md",
     "configuration.md",
     "console.md",

@@ -143,3 +143,21 @@ def test_a_forced_tool_choice_is_honoured_after_a_tool_turn_too() -> None:
 def test_json_mode_answers_a_non_empty_object() -> None:
     value = orjson.loads(generate(chat(json_mode=True)).answer_text)
     assert isinstance(value, dict) and value and isinstance(value["answer"], str)
+
+
+def test_a_named_call_picks_the_tool_and_its_arguments() -> None:
+    from worker.core.ir import ChatRequest, Message, ToolSpec
+    from worker.simulator.engine import generate
+
+    tools = (
+        ToolSpec("Agent", "", {"type": "object", "properties": {"task": {"type": "string"}}}),
+        ToolSpec("Read", "", {"type": "object", "properties": {"file_path": {"type": "string"}}}),
+    )
+    ask = 'Read it [sim:call=Read {"file_path": "/tmp/x"}]'
+    # a system note after the user's turn (as Claude Code sends its environment) is still the user's turn
+    messages = (Message(role="user", content=ask), Message(role="system", content="Env"))
+    [call] = generate(ChatRequest(model="m", messages=messages, tools=tools)).tool_calls
+    assert (call.name, call.arguments) == ("Read", '{"file_path":"/tmp/x"}')
+    plain = (Message(role="user", content="Read it [sim:call=Read]"),)
+    [call] = generate(ChatRequest(model="m", messages=plain, tools=tools)).tool_calls
+    assert (call.name, call.arguments) == ("Read", '{"file_path":"example"}')

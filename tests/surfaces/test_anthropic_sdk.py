@@ -6,6 +6,8 @@ import base64
 from typing import Any
 
 import anthropic
+import httpx2
+import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -167,18 +169,77 @@ def test_bad_key(gateway: LiveServer) -> None:
     assert "not valid" in body["error"]["message"]
 
 
-SYSTEM_TURN: Any = [{"role": "system", "content": "hi"}]  # Anthropic takes `system` as a field, not a turn
-
-
-def test_bad_body(gateway: LiveServer) -> None:
+def test_unknown_field_is_refused_as_the_api_refuses_it(gateway: LiveServer) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
         sdk(gateway).messages.create(
-            model="qwq-32b",
-            max_tokens=64,
-            messages=SYSTEM_TURN,
+            model="qwq-32b", max_tokens=64, messages=ASK, extra_body={"frobnicate": True}
         )
     body: Any = caught.value.body
-    assert body["error"]["type"] == "invalid_request_error" and "/messages/0/role" in body["error"]["message"]
+    assert body["error"] == {
+        "type": "invalid_request_error",
+        "message": "frobnicate: Extra inputs are not permitted",
+    }
+
+
+def test_system_turn_in_messages_is_honoured(gateway: LiveServer) -> None:
+    messages: Any = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "system", "content": "Answer in one word."},
+    ]
+    message = sdk(gateway).messages.create(model="qwq-32b", max_tokens=256, messages=messages)
+    assert message.stop_reason == "end_turn" and message.content[0].type == "text"
+
+
+def test_tool_runner_falls_back_when_threads_are_refused(gateway: LiveServer) -> None:
+    """The SDK's tool runner asks for a server-side thread first (default settings); the gateway's
+    `thread_unsupported_request` makes it run the loop itself."""
+    sent: list[tuple[bool, int]] = []
+
+    def record(response: httpx2.Response) -> None:
+        response.read()
+        sent.append(("thread" in orjson.loads(response.request.content), response.status_code))
+
+    calls: list[str] = []
+
+    @anthropic.beta_tool
+    def get_weather(city: str) -> str:
+        """Current weather in a city.
+
+        Args:
+            city: the city
+        """
+        calls.append(city)
+        return "21 C"
+
+    http = httpx2.Client(event_hooks={"response": [record]})
+    client = anthropic.Anthropic(api_key=API_KEY, base_url=gateway.url, max_retries=0, http_client=http)
+    runner = client.beta.messages.tool_runner(
+        model="qwq-32b", max_tokens=1024, messages=ASK, tools=[get_weather]
+    )
+    final = runner.until_done()
+    assert calls == ["example"]
+    assert final.content[0].type == "text" and final.content[0].text == "The tool returned: 21 C"
+    assert sent == [(True, 400), (False, 200), (False, 200)]
+
+
+def test_count_tokens_matches_the_reported_input_tokens(gateway: LiveServer) -> None:
+    client = sdk(gateway)
+    counted = client.messages.count_tokens(model="qwq-32b", messages=ASK, system="Be brief.")
+    message = client.messages.create(model="qwq-32b", max_tokens=64, messages=ASK, system="Be brief.")
+    assert counted.input_tokens == message.usage.input_tokens > 0
+    with_tools = client.messages.count_tokens(model="qwq-32b", messages=ASK, tools=[WEATHER_TOOL])
+    assert with_tools.input_tokens > client.messages.count_tokens(model="qwq-32b", messages=ASK).input_tokens
+
+
+def test_models_in_anthropic_shape(gateway: LiveServer) -> None:
+    client = sdk(gateway)
+    model = client.models.retrieve("qwq-32b")
+    assert (model.type, model.id, model.display_name) == ("model", "qwq-32b", "qwq-32b")
+    assert [m.id for m in client.models.list()] == ["qwq-32b"]
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        client.models.retrieve("claude-nope")
+    body: Any = caught.value.body
+    assert body["error"]["type"] == "not_found_error"
 
 
 def test_unknown_model(gateway: LiveServer) -> None:

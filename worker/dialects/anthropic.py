@@ -1,10 +1,11 @@
-"""The Anthropic Messages dialect (`POST /v1/messages`).
+"""The Anthropic Messages dialect (`POST /v1/messages`, `POST /v1/messages/count_tokens`).
 
-Anthropic content blocks map onto the IR's chat turns: `system` becomes a system turn, `tool_use`
-blocks become the assistant's tool calls (input as JSON text), and each `tool_result` block becomes a
-`tool` turn of its own, placed before the rest of its user message (that is where chat templates
-expect it). Reasoning is shown as `thinking` blocks only when the request enabled `thinking`;
-otherwise it is left out, because Anthropic clients do not expect thinking they did not ask for.
+Anthropic content blocks map onto the IR's chat turns (`worker.dialects.anthropic_blocks`): `system`
+becomes a system turn, `tool_use` blocks become the assistant's tool calls (input as JSON text), and each
+`tool_result` block becomes a `tool` turn. Which fields are acted on, ignored or refused is
+`worker.dialects.anthropic_fields`. Reasoning is shown as `thinking` blocks only when the request turned
+`thinking` on; otherwise it is left out, because Anthropic clients do not expect thinking they did not
+ask for.
 """
 
 from __future__ import annotations
@@ -20,24 +21,22 @@ from worker.core.aggregate import Completion
 from worker.core.errors import BadRequest, GatewayError, NotFound
 from worker.core.ir import (
     ChatRequest,
-    ContentPart,
     Event,
     Finish,
     FinishReason,
-    ImagePart,
     Message,
     ReasoningDelta,
     SamplingParams,
     TextDelta,
-    TextPart,
-    ToolCall,
     ToolCallDelta,
     ToolChoice,
     ToolSpec,
     Usage,
     UsageEvent,
 )
-from worker.core.tokens import count_prompt_tokens
+from worker.core.tokens import count_prompt_tokens, count_tokens
+from worker.dialects.anthropic_blocks import Blocks
+from worker.dialects.anthropic_fields import client_tool, ignored_fields, refuse_unknown
 from worker.dialects.schemas import anthropic_violations, embedded_schema_violations, summary
 from worker.dialects.workers import tool_call_object
 
@@ -63,48 +62,26 @@ class AnthropicCall:
 # --- parsing -------------------------------------------------------------------------------------
 
 
-def _image(block: Mapping[str, Any]) -> ImagePart:
-    source = block["source"]
-    return ImagePart(f"data:{source['media_type']};base64,{source['data']}")
-
-
-def _parts(blocks: list[Mapping[str, Any]]) -> tuple[ContentPart, ...]:
-    return tuple(_image(b) if b["type"] == "image" else TextPart(b["text"]) for b in blocks)
-
-
-def _tool_result(block: Mapping[str, Any]) -> Message:
-    content = block.get("content", "")
-    parts: str | tuple[ContentPart, ...] = content if isinstance(content, str) else _parts(content)
-    if block.get("is_error"):
-        text = parts if isinstance(parts, str) else "".join(p.text for p in parts if isinstance(p, TextPart))
-        parts = f"Error: {text}"
-    return Message(role="tool", content=parts, tool_call_id=block["tool_use_id"])
-
-
-def _turns(raw: Mapping[str, Any]) -> list[Message]:
-    role, content = raw["role"], raw["content"]
-    if isinstance(content, str):
-        return [Message(role=role, content=content)]
-    if role == "assistant":
-        text = "".join(b["text"] for b in content if b["type"] == "text")
-        calls = tuple(
-            ToolCall(b["id"], b["name"], orjson.dumps(b["input"]).decode())
-            for b in content
-            if b["type"] == "tool_use"
-        )
-        return [Message(role="assistant", content=text, tool_calls=calls)]
-    turns = [_tool_result(b) for b in content if b["type"] == "tool_result"]
-    rest = [b for b in content if b["type"] in ("text", "image")]
-    if rest or not turns:
-        turns.append(Message(role="user", content=_parts(rest)))
-    return turns
-
-
 def _system(raw: Any) -> list[Message]:
     if raw is None:
         return []
     text = raw if isinstance(raw, str) else "\n\n".join(b["text"] for b in raw)
     return [Message(role="system", content=text)] if text else []
+
+
+def _tools(raw: list[Mapping[str, Any]], dropped: list[str]) -> tuple[ToolSpec, ...]:
+    """Custom tools as declared; Anthropic-defined client tools (bash, text editor, memory) with the
+    input the API defines for them; server-side tools left out (and named as ignored)."""
+    tools = []
+    for tool in raw:
+        kind = tool.get("type")
+        if kind is None or kind == "custom":
+            tools.append(ToolSpec(tool["name"], tool.get("description", ""), tool["input_schema"]))
+        elif (known := client_tool(kind)) is not None:
+            tools.append(ToolSpec(tool["name"], known[0], known[1]))
+        else:
+            dropped.append(f"tools.{kind}")  # the schema keeps it short and plain
+    return tuple(tools)
 
 
 def _tool_choice(raw: Any, tools: tuple[ToolSpec, ...]) -> ToolChoice | None:
@@ -120,50 +97,53 @@ def _tool_choice(raw: Any, tools: tuple[ToolSpec, ...]) -> ToolChoice | None:
     return ToolChoice(CHOICES[kind])  # type: ignore[arg-type]  # the three modes of CHOICES
 
 
-def _has_cache_control(body: Mapping[str, Any]) -> bool:
-    """Whether any block or tool carries `cache_control` (prompt caching, which the gateway does not do)."""
-    system = body.get("system")
-    blocks: list[Any] = [*(system if isinstance(system, list) else ()), *body.get("tools", ())]
-    for message in body["messages"]:
-        if isinstance(message["content"], list):
-            blocks.extend(message["content"])
-    return any("cache_control" in block for block in blocks)
+def _shows_thinking(thinking: Mapping[str, Any] | None) -> bool:
+    """Reasoning goes back as `thinking` blocks when the request turned thinking on (`enabled`,
+    `adaptive`, `between_tools`) and did not ask for it to be omitted (Claude Code does)."""
+    if not thinking or thinking["type"] == "disabled":
+        return False
+    return bool(thinking.get("display") != "omitted")
 
 
-def _ignored(body: Mapping[str, Any]) -> tuple[str, ...]:
-    names = []
-    if "service_tier" in body:
-        names.append("service_tier")
-    if (body.get("thinking") or {}).get("budget_tokens") is not None:
-        names.append("thinking.budget_tokens")
-    if (body.get("tool_choice") or {}).get("disable_parallel_tool_use") is not None:
-        names.append("tool_choice.disable_parallel_tool_use")
-    if _has_cache_control(body):
-        names.append("cache_control")
-    return tuple(names)
+def _response_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """`output_config.format` (or the older beta `output_format`): a JSON schema the answer must meet."""
+    form = (body.get("output_config") or {}).get("format") or body.get("output_format")
+    return None if form is None else form["schema"]
 
 
-def parse_request(body: Any, table: ModelTable) -> AnthropicCall:
+def parse_request(body: Any, table: ModelTable, *, counting: bool = False) -> AnthropicCall:
+    """Validate a Messages body and build the call. `counting`: the body of `count_tokens`, which
+    has no `max_tokens`."""
+    refuse_unknown(body)
+    if counting and isinstance(body, dict):
+        body = {**body, "max_tokens": 1}
     violations = anthropic_violations(body)
     if not violations:
         schemas = [
-            (f"/tools/{i}/input_schema", t["input_schema"]) for i, t in enumerate(body.get("tools", ()))
+            (f"/tools/{i}/input_schema", t["input_schema"])
+            for i, t in enumerate(body.get("tools", ()))
+            if "input_schema" in t
         ]
+        form = _response_schema(body)
+        if form is not None:
+            schemas.append(("/output_config/format/schema", form))
         violations = embedded_schema_violations(schemas)
     if violations:
         raise BadRequest(f"Invalid request: {summary(violations)}", violations)
-    thinking = (body.get("thinking") or {}).get("type") == "enabled"
-    if thinking and body["thinking"]["budget_tokens"] >= body["max_tokens"]:
+    thinking = body.get("thinking")
+    budget = (thinking or {}).get("budget_tokens")
+    if not counting and budget is not None and budget >= body["max_tokens"]:
         raise BadRequest("max_tokens must be greater than thinking.budget_tokens")
     entry = table.resolve(body["model"])
     if entry is None:
         raise NotFound(f"model: {body['model'][:80]}")
-    tools = tuple(
-        ToolSpec(t["name"], t.get("description", ""), t["input_schema"]) for t in body.get("tools", ())
-    )
+    dropped: list[str] = []
+    tools = _tools(body.get("tools", ()), dropped)
+    blocks = Blocks()
     messages = _system(body.get("system"))
     for raw in body["messages"]:
-        messages.extend(_turns(raw))
+        messages.extend(blocks.turns(raw))
+    dropped.extend(blocks.dropped)
     params = SamplingParams(
         max_tokens=int(body["max_tokens"]),  # JSON Schema counts 5.0 as an integer; the IR wants an int
         temperature=body.get("temperature"),
@@ -171,6 +151,7 @@ def parse_request(body: Any, table: ModelTable) -> AnthropicCall:
         top_k=None if body.get("top_k") is None else int(body["top_k"]),
         stop=tuple(body.get("stop_sequences", ())),
     )
+    shows = _shows_thinking(thinking)
     request = ChatRequest(
         model=entry.slug,
         messages=tuple(messages),
@@ -178,10 +159,22 @@ def parse_request(body: Any, table: ModelTable) -> AnthropicCall:
         params=params,
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
-        reasoning="separate" if thinking else "hidden",
+        response_schema=_response_schema(body),
+        reasoning="separate" if shows else "hidden",
         user=(body.get("metadata") or {}).get("user_id"),
     )
-    return AnthropicCall(request, entry, body["model"], thinking, _ignored(body))
+    return AnthropicCall(request, entry, body["model"], shows, ignored_fields(body, dropped))
+
+
+def count_input_tokens(call: AnthropicCall) -> int:
+    """`count_tokens`' answer: the prompt as the gateway counts it for usage, plus the tools' names,
+    descriptions and schemas, which a chat template writes into the prompt as well."""
+    request = call.request
+    tools = sum(
+        count_tokens(t.name) + count_tokens(t.description) + count_tokens(orjson.dumps(t.parameters).decode())
+        for t in request.tools
+    )
+    return count_prompt_tokens(request.messages) + tools
 
 
 # --- rendering ----------------------------------------------------------------------------------------
@@ -239,6 +232,8 @@ def error_body(error: GatewayError, request_id: str | None = None) -> dict[str, 
     if isinstance(error.detail, str):
         message = f"{message}: {error.detail}"
     body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    if isinstance(error.detail, dict) and "error_code" in error.detail:
+        body["error"]["details"] = error.detail  # machine-readable, as the API's own (see anthropic_fields)
     if request_id is not None:
         body["request_id"] = request_id
     return body

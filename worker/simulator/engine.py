@@ -16,10 +16,13 @@ their `-once` forms (`[sim:bad-json-once]`, `[sim:no-call-once]`) do so only on 
 
 Offered tools are called (arguments made from the tool's parameter schema) while the last turn is the
 user's; after a tool result it answers in text. `[sim:parallel]` makes it call two tools at once (the
-first two offered, or the only one twice). Tools offered only through the prompt (`<tools>` in the
-system text, see `worker.simulator.tagged`) are called in Qwen's tagged text form; a forced `tool_choice`
-(`required` or a named function) is a call after a tool result too. With `guided_json` the answer is an
-instance of the schema (`worker.simulator.instances`); in JSON mode, a small non-empty object.
+first two offered, or the only one twice); `[sim:call=NAME]` calls the tool of that name instead of the
+first, and `[sim:call=NAME {"arg": "value"}]` with those arguments (`[sim:args={...}]` gives whichever
+tool is called those arguments). A system turn after the user's does not end the user's turn. Tools
+offered only through the prompt (`<tools>` in the system text, see `worker.simulator.tagged`) are called
+in Qwen's tagged text form; a forced `tool_choice` (`required` or a named function) is a call after a tool
+result too. With `guided_json` the answer is an instance of the schema (`worker.simulator.instances`); in
+JSON mode, a small non-empty object.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from worker.core.ir import ChatRequest, FinishReason, ToolCall, ToolChoice, ToolSpec, Usage
+from worker.core.ir import ChatRequest, FinishReason, Message, ToolCall, ToolChoice, ToolSpec, Usage
 from worker.core.tokens import count_prompt_tokens, count_tokens, split_tokens
 from worker.simulator.instances import instance
 from worker.simulator.tagged import TOOL_RESPONSE, prompt_tools, tagged_call
@@ -46,6 +49,7 @@ _FAULT = re.compile(
 )
 PARALLEL = "[sim:parallel]"
 ARGS = "[sim:args="
+CALL = re.compile(r"\[sim:call=([A-Za-z0-9_-]{1,128})(?: (\{.*?\}))?\]", re.DOTALL)
 
 _REASONING = (
     "Let me think about what is being asked here.",
@@ -132,6 +136,28 @@ def _active(fault: Fault | None, kind: str, first_try: bool) -> bool:
     return fault.kind == kind or (fault.kind == f"{kind}-once" and first_try)
 
 
+def _last_turn(request: ChatRequest) -> Message | None:
+    """The last turn that is not a system note: a system turn sent after the user's (as Claude Code
+    sends its environment) does not make it the system's turn to be answered."""
+    return next((m for m in reversed(request.messages) if m.role != "system"), None)
+
+
+def _named_call(text: str, tools: tuple[ToolSpec, ...]) -> tuple[ToolSpec, dict[str, Any] | None] | None:
+    """`[sim:call=NAME]` or `[sim:call=NAME {json}]` in the user's turn: the tool to call, and its
+    arguments when given (else they are made from the tool's schema)."""
+    match = CALL.search(text)
+    if match is None:
+        return None
+    tool = next((t for t in tools if t.name == match.group(1)), None)
+    if tool is None:
+        return None
+    try:
+        arguments = orjson.loads(match.group(2)) if match.group(2) else None
+    except orjson.JSONDecodeError:
+        arguments = None
+    return tool, arguments if isinstance(arguments, dict) else None
+
+
 def _tools_to_call(
     request: ChatRequest, tools: tuple[ToolSpec, ...], choice: ToolChoice | None
 ) -> tuple[ToolSpec, ...]:
@@ -139,18 +165,28 @@ def _tools_to_call(
     the user's (after a tool result it answers in text instead). `auto` behaves like `required`; a
     forced choice (`required`, or a named function) is a call whatever the last turn, as a provider
     that enforces it does: clients rely on it for structured output through a tool."""
-    if not tools or not request.messages or (choice is not None and choice.mode == "none"):
+    last = _last_turn(request)
+    if not tools or last is None or (choice is not None and choice.mode == "none"):
         return ()
     forced = choice is not None and choice.mode in ("function", "required")
-    last = request.messages[-1]
     if not forced and (last.role != "user" or last.text().startswith(TOOL_RESPONSE)):
         return ()
     first = tools[0]
     if choice is not None and choice.mode == "function":
         first = next((t for t in tools if t.name == choice.name), tools[0])
+    elif (named := _named_call(last.text(), tools)) is not None:
+        first = named[0]
     if PARALLEL in last.text():
         return (first, next((t for t in tools if t is not first), first))
     return (first,)
+
+
+def _arguments(request: ChatRequest, tool: ToolSpec) -> str:
+    last = _last_turn(request)
+    named = _named_call(last.text(), (tool,)) if last is not None else None
+    if named is not None and named[1] is not None:
+        return orjson.dumps(named[1]).decode()
+    return orjson.dumps(_object_example(tool.parameters)).decode()
 
 
 def _answer(request: ChatRequest, rng: random.Random, fault: Fault | None, first_try: bool) -> str:
@@ -210,7 +246,7 @@ def generate(request: ChatRequest, first_try: bool = True) -> Generation:
         ToolCall(
             f"call{rng.randrange(16**9):09x}",
             tool.name,
-            given or orjson.dumps(_object_example(tool.parameters)).decode(),
+            given or _arguments(request, tool),
         )
         for tool in chosen
     )

@@ -1,4 +1,5 @@
-"""Anthropic `POST /v1/messages`, authenticated by `x-api-key` or a bearer token."""
+"""Anthropic `POST /v1/messages` and `POST /v1/messages/count_tokens`, authenticated by `x-api-key` or a
+bearer token."""
 
 from __future__ import annotations
 
@@ -14,12 +15,25 @@ from worker.core.errors import GatewayError, Unauthorized
 from worker.core.ir import Event
 from worker.dialects import anthropic
 from worker.state import AppState
-from worker.surfaces.endpoint import Call, RenderedError, error_headers
+from worker.surfaces.endpoint import IGNORED_HEADER, Call, RenderedError, error_headers
+from worker.web.access_log import STATUS_KEY
 from worker.web.asgi import (
+    Receive,
     Scope,
+    Send,
+    decode_json,
     header,
+    read_body,
+    require_json,
+    send_json,
 )
 from worker.web.auth import KeyRing, authenticate
+
+
+def is_anthropic(scope: Scope) -> bool:
+    """Whether a request on a path both APIs share (`/v1/models`, unknown `/v1/...`) is an Anthropic
+    client's: its SDKs always send `anthropic-version`, and `x-api-key` is Anthropic's alone."""
+    return header(scope, b"anthropic-version") is not None or header(scope, b"x-api-key") is not None
 
 
 def anthropic_authenticate(keys: KeyRing, scope: Scope) -> None:
@@ -67,3 +81,31 @@ class AnthropicDialect:
             call.ignored,
             wrap=(lambda events: scanner.apply(events, call.request)) if scanner.active else None,
         )
+
+
+class CountTokensEndpoint:
+    """`POST /v1/messages/count_tokens`: `{"input_tokens": N}` for a Messages body (without
+    `max_tokens`), validated as `/v1/messages` validates it and counted by the gateway's own token
+    counter (`worker.core.tokens`), so it agrees with the `input_tokens` the gateway reports."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self.state
+        try:
+            anthropic_authenticate(state.keys, scope)
+            require_json(scope)
+            body = await read_body(scope, receive, state.settings.max_body_bytes)
+            call = anthropic.parse_request(decode_json(body), state.table, counting=True)
+        except GatewayError as error:
+            scope[STATUS_KEY] = error.status
+            if error.status == 499:
+                raise
+            await send_json(
+                send, error.status, orjson.dumps(anthropic.error_body(error)), error_headers(error)
+            )
+            return
+        answer = orjson.dumps({"input_tokens": anthropic.count_input_tokens(call)})
+        ignored = [(IGNORED_HEADER, ", ".join(call.ignored).encode())] if call.ignored else []
+        await send_json(send, 200, answer, ignored)

@@ -1,5 +1,5 @@
 """OpenAI chat completions (`/v1/chat/completions`, DeepInfra's `/v1/openai/chat/completions`, Cloudflare's
-`.../ai/v1/chat/completions`) and `GET /v1/models` (and its aliases)."""
+`.../ai/v1/chat/completions`); `GET /v1/models` is `worker.surfaces.models`."""
 
 from __future__ import annotations
 
@@ -16,13 +16,7 @@ from worker.core.ir import Event
 from worker.dialects import openai_chat
 from worker.state import AppState
 from worker.surfaces.endpoint import Call, RenderedError, bearer_authenticate, error_headers
-from worker.web.access_log import STATUS_KEY
-from worker.web.asgi import (
-    Receive,
-    Scope,
-    Send,
-    send_json,
-)
+from worker.web.asgi import Scope
 
 
 class OpenAIChatDialect:
@@ -55,25 +49,3 @@ class OpenAIChatDialect:
             chat.ignored,
             wrap=(lambda events: scanner.apply(events, chat.request)) if scanner.active else None,
         )
-
-
-class ModelsEndpoint:
-    """`GET /v1/models`: the model table in OpenAI's list shape (slugs as ids)."""
-
-    def __init__(self, state: AppState) -> None:
-        self.state = state
-        data = [
-            {"id": slug, "object": "model", "created": 0, "owned_by": "qwq-gateway"}
-            for slug in sorted(state.table.entries)
-        ]
-        self._body = orjson.dumps({"object": "list", "data": data})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            bearer_authenticate(self.state.keys, scope)
-        except GatewayError as error:
-            scope[STATUS_KEY] = error.status
-            body = openai_chat.error_body(error)
-            await send_json(send, error.status, orjson.dumps(body))
-            return
-        await send_json(send, 200, self._body)

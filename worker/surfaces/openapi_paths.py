@@ -165,6 +165,32 @@ ANTHROPIC_MESSAGE: dict[str, Any] = {
         },
     },
 }
+OPENAI_MODEL: dict[str, Any] = MODEL_LIST["properties"]["data"]["items"]
+ANTHROPIC_MODEL: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "id", "display_name", "created_at"],
+    "properties": {
+        "type": {"const": "model"},
+        "id": {"type": "string"},
+        "display_name": {"type": "string"},
+        "created_at": {"type": "string"},
+    },
+}
+ANTHROPIC_LIST: dict[str, Any] = {
+    "type": "object",
+    "required": ["data", "has_more", "first_id", "last_id"],
+    "properties": {
+        "data": {"type": "array", "items": ANTHROPIC_MODEL},
+        "has_more": {"type": "boolean"},
+        "first_id": {"type": ["string", "null"]},
+        "last_id": {"type": ["string", "null"]},
+    },
+}
+COUNT_TOKENS: dict[str, Any] = {
+    "type": "object",
+    "required": ["input_tokens"],
+    "properties": {"input_tokens": {"type": "integer", "minimum": 0}},
+}
 ANTHROPIC_ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["type", "error"],
@@ -255,6 +281,10 @@ def _responses_operations(names: list[str]) -> dict[str, Any]:
     return {"/v1/responses": {"post": create}, "/v1/responses/{response_id}": {"get": retrieve}}
 
 
+# A path under a surface that no route serves answers 404 in that surface's shape (worker.surfaces.routes).
+EITHER_ERROR = {"anyOf": [OPENAI_ERROR, ANTHROPIC_ERROR, CLOUDFLARE_FAILURE]}
+
+
 def model_names(table: ModelTable) -> list[str]:
     """Every name the model table resolves: slugs, Cloudflare ids and upstream model names."""
     names = set(table.entries)
@@ -294,12 +324,54 @@ def _chat_operation(operation_id: str, parameters: list[dict[str, Any]], names: 
 def _models_operation(operation_id: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "operationId": operation_id,
-        "summary": "The served models, in OpenAI's list shape",
-        "security": [{"bearer": []}],
+        "summary": "The served models, in OpenAI's list shape (Anthropic's for an Anthropic client)",
+        "security": [{"bearer": []}, {"apiKey": []}],
         "parameters": parameters,
         "responses": {
-            "200": _json("The model table's slugs", "ModelList"),
-            "401": _json("Missing or invalid API key", "OpenAIError"),
+            "200": {
+                "description": "The model table's slugs (Anthropic's list shape for an Anthropic client)",
+                "content": {"application/json": {"schema": {"anyOf": [_ref("ModelList"), ANTHROPIC_LIST]}}},
+            },
+            "401": {
+                "description": "Missing or invalid API key",
+                "content": {"application/json": {"schema": EITHER_ERROR}},
+            },
+        },
+    }
+
+
+def _model_operation(operation_id: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    model_id = {"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "operationId": operation_id,
+        "summary": "One model, in OpenAI's shape (Anthropic's when `anthropic-version`/`x-api-key` is sent)",
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "parameters": [*parameters, model_id],
+        "responses": {
+            "200": {
+                "description": "The model, named by its slug",
+                "content": {"application/json": {"schema": {"anyOf": [OPENAI_MODEL, ANTHROPIC_MODEL]}}},
+            },
+            **{
+                status: {"description": text, "content": {"application/json": {"schema": EITHER_ERROR}}}
+                for status, text in (("401", "Missing or invalid API key"), ("404", "No such model"))
+            },
+        },
+    }
+
+
+def _count_tokens_operation(names: list[str]) -> dict[str, Any]:
+    return {
+        "operationId": "anthropicCountTokens",
+        "summary": 'Anthropic token counting: `{"input_tokens": N}` (`max_tokens` may be left out)',
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "requestBody": _body("AnthropicMessagesRequest", names),
+        "responses": {
+            "200": {
+                "description": "The prompt's tokens, as the gateway counts them for usage",
+                "content": {"application/json": {"schema": COUNT_TOKENS}},
+            },
+            **_errors("AnthropicError", {"400": "Invalid request", "404": "No such model", **COMMON_ERRORS}),
         },
     }
 
@@ -334,7 +406,7 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
             ),
             "404": {
                 "description": "No route: an account id or model that decodes to a '/' leaves the route",
-                "content": {"application/json": {"schema": _ref("Error")}},
+                "content": {"application/json": {"schema": _ref("CloudflareFailure")}},
             },
         },
     }
@@ -361,6 +433,10 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
         "/v1/openai/models": {"get": _models_operation("deepinfraListModels", [])},
         "/v1/messages": {"post": messages},
         **_responses_operations(names),
+        "/v1/messages/count_tokens": {"post": _count_tokens_operation(names)},
+        f"{accounts}/v1/models/{{model_id}}": {"get": _model_operation("cloudflareGetModel", [ACCOUNT])},
+        "/v1/models/{model_id}": {"get": _model_operation("getModel", [])},
+        "/v1/openai/models/{model_id}": {"get": _model_operation("deepinfraGetModel", [])},
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",

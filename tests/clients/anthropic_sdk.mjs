@@ -1,0 +1,100 @@
+// The Node Anthropic SDK (@anthropic-ai/sdk) against a live gateway: one scenario per run, named by the
+// first argument; the gateway's URL and key come from GATEWAY_URL and GATEWAY_KEY. Prints one JSON
+// object (what the scenario saw) on stdout; a failure is printed as {"error": ...} with exit status 1.
+import Anthropic from "@anthropic-ai/sdk";
+import { betaTool } from "@anthropic-ai/sdk/helpers/beta/json-schema";
+
+// Every request the SDK makes, as (whether its body asked for a thread, the answer's status).
+const sent = [];
+async function recordingFetch(url, init) {
+  const response = await fetch(url, init);
+  const body = typeof init?.body === "string" ? JSON.parse(init.body) : {};
+  sent.push({ thread: "thread" in body, status: response.status });
+  return response;
+}
+
+const client = new Anthropic({
+  fetch: recordingFetch,
+  apiKey: process.env.GATEWAY_KEY,
+  baseURL: process.env.GATEWAY_URL,
+  maxRetries: 0,
+  timeout: 20000,
+});
+const model = "qwq-32b";
+const ask = [{ role: "user", content: "What is an edge gateway?" }];
+const weather = {
+  name: "get_weather",
+  description: "Current weather in a city",
+  input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+};
+
+async function toolRoundTrip(stream) {
+  const messages = [{ role: "user", content: "Weather in Paris?" }];
+  const request = { model, max_tokens: 1024, messages, tools: [weather] };
+  const first = stream
+    ? await client.messages.stream(request).finalMessage()
+    : await client.messages.create(request);
+  const use = first.content.find((block) => block.type === "tool_use");
+  messages.push({ role: "assistant", content: first.content });
+  messages.push({
+    role: "user",
+    content: [{ type: "tool_result", tool_use_id: use.id, content: "21 C" }],
+  });
+  const final = stream
+    ? await client.messages.stream({ ...request, messages }).finalMessage()
+    : await client.messages.create({ ...request, messages });
+  return { first_stop: first.stop_reason, tool: use.name, input: use.input, final: final.content[0].text };
+}
+
+const scenarios = {
+  async plain() {
+    const message = await client.messages.create({ model, max_tokens: 1024, messages: ask });
+    return { text: message.content[0].text, stop: message.stop_reason, usage: message.usage };
+  },
+  async stream() {
+    const stream = client.messages.stream({ model, max_tokens: 1024, messages: ask });
+    let text = "";
+    stream.on("text", (delta) => (text += delta));
+    const message = await stream.finalMessage();
+    return { text, final: message.content[0].text, stop: message.stop_reason };
+  },
+  tools: () => toolRoundTrip(false),
+  streamed_tools: () => toolRoundTrip(true),
+  async mid_stream_error() {
+    const stream = client.messages.stream({
+      model,
+      max_tokens: 1024,
+      messages: [{ role: "user", content: "hi [sim:disconnect]" }],
+    });
+    try {
+      await stream.finalMessage();
+      return { raised: false };
+    } catch (error) {
+      return { raised: true, name: error.constructor.name, message: String(error.message) };
+    }
+  },
+  async tool_runner() {
+    // Default settings: the runner first asks for a server-side thread, and must fall back without one.
+    const seen = [];
+    const tool = betaTool({
+      name: "get_weather",
+      description: "Current weather in a city",
+      inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      run: async (input) => {
+        seen.push(input);
+        return "21 C";
+      },
+    });
+    const runner = client.beta.messages.toolRunner({ model, max_tokens: 1024, messages: ask, tools: [tool] });
+    const final = await runner.runUntilDone();
+    return { runs: seen, final: final.content[0].text, stop: final.stop_reason, sent };
+  },
+};
+
+try {
+  const result = await scenarios[process.argv[2]]();
+  console.log(JSON.stringify(result));
+} catch (error) {
+  console.log(JSON.stringify({ error: String(error), status: error.status ?? null }));
+  process.exit(1);
+}
