@@ -7,7 +7,17 @@
 # where no registry is reachable.
 ARG BASE_IMAGE=python:3.11-slim
 
-# Stage 1: build the wheel from the source; the vendored schemas go inside it as worker.schemas.
+# Stage 1: the dependencies alone, in the venv the final image keeps. This layer depends on nothing but
+# pyproject.toml, so a rebuild after a source change reuses it instead of downloading them again.
+FROM ${BASE_IMAGE} AS deps
+COPY pyproject.toml /src/pyproject.toml
+RUN python3 -c "import tomllib; print(*tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+        >/src/requirements.txt \
+    && python3 -m venv /opt/qwq-gateway \
+    && /opt/qwq-gateway/bin/python -m pip install --no-cache-dir --disable-pip-version-check \
+        -r /src/requirements.txt
+
+# Stage 2: the wheel, built from the source; the vendored schemas go inside it as worker.schemas.
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY . .
@@ -15,16 +25,21 @@ RUN python3 -m venv /opt/build \
     && /opt/build/bin/python -m pip wheel --no-cache-dir --disable-pip-version-check --no-deps \
         --wheel-dir /wheels .
 
-# Stage 2: the installed wheel and its dependencies in a venv (whatever the base's own Python allows);
-# no source tree, no build tools.
+# Stage 3: the dependencies' venv plus the wheel installed alone into it (no index needed); no source
+# tree, no build tools. The user exists before anything is copied, so nothing in the image is its own.
 FROM ${BASE_IMAGE}
+RUN groupadd --system --gid 10001 gateway \
+    && useradd --system --uid 10001 --gid gateway --no-create-home --shell /usr/sbin/nologin gateway \
+    && mkdir /data && chown 10001:10001 /data
+COPY --from=deps /opt/qwq-gateway /opt/qwq-gateway
 COPY --from=build /wheels /wheels
-RUN python3 -m venv /opt/qwq-gateway \
-    && /opt/qwq-gateway/bin/python -m pip install --no-cache-dir --disable-pip-version-check /wheels/*.whl \
-    && rm -rf /wheels \
-    && groupadd --system --gid 10001 gateway \
-    && useradd --system --uid 10001 --gid gateway --no-create-home --shell /usr/sbin/nologin gateway
-ENV PATH=/opt/qwq-gateway/bin:$PATH HOST=0.0.0.0 PORT=8787 PYTHONUNBUFFERED=1
+RUN /opt/qwq-gateway/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-deps \
+        --no-index /wheels/*.whl \
+    && rm -rf /wheels
+# The default state store (managed keys, usage: docs/keys.md) is a SQLite file in DATA_DIR, a volume
+# the gateway's user may write.
+ENV PATH=/opt/qwq-gateway/bin:$PATH HOST=0.0.0.0 PORT=8787 PYTHONUNBUFFERED=1 DATA_DIR=/data
+VOLUME /data
 # An empty working directory owned by root: the gateway reads ./wrangler.toml only if one is put here.
 WORKDIR /app
 USER 10001:10001

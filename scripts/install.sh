@@ -46,6 +46,7 @@ dev_extras() {
   [ "$mode" = dev ] || return 0
   bash scripts/install-system.sh
   bash scripts/install-clients.sh
+  bash scripts/install-clients.sh scripts/wrangler
 }
 
 if current; then

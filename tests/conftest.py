@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import itertools
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +14,7 @@ import httpx
 import pytest
 
 from tests.logs import captured_logs
+from tests.redis_server import RedisServer
 from tests.servers import LiveServer, serving
 from worker.app import create_app
 from worker.config.settings import Settings, load_settings
@@ -19,12 +24,21 @@ API_KEY = "test-key-0123456789"
 NO_WRANGLER = Path("/nonexistent/wrangler.toml")
 
 
+STATE_DIR = Path(tempfile.mkdtemp(prefix="qwq-test-state-"))
+_STATE_FILES = itertools.count(1)
+
+
 def make_settings(**overrides: Any) -> Settings:
-    """Test settings: built-in defaults (not the repo's wrangler.toml), a known key, then overrides."""
-    env = {"API_KEYS": API_KEY, "KEEPALIVE_INTERVAL": "0"}
+    """Test settings: built-in defaults (not the repo's wrangler.toml), a known key, a state store of its
+    own (a fresh SQLite file: no two gateways of the test run share one unless a test says so), then
+    overrides."""
+    state_url = f"sqlite:///{STATE_DIR / f'state-{next(_STATE_FILES)}.db'}"
+    env = {"API_KEYS": API_KEY, "KEEPALIVE_INTERVAL": "0", "STATE_URL": state_url}
     env.update({k.upper(): str(v) for k, v in overrides.items()})
     return load_settings(env, wrangler_toml=NO_WRANGLER)
 
+
+atexit.register(shutil.rmtree, STATE_DIR, True)
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -46,6 +60,18 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
         yield c
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty state store of each kind: a SQLite file, and a real redis-server of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

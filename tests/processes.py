@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 
 import httpx
@@ -16,9 +19,15 @@ from worker.config.settings import Settings
 SETTING_NAMES = frozenset(f.name.upper() for f in dataclasses.fields(Settings)) | {"WRANGLER_TOML"}
 
 
+DATA_DIRS = tempfile.mkdtemp(prefix="qwq-test-data-")
+atexit.register(shutil.rmtree, DATA_DIRS, True)
+
+
 def clean_env(**settings: str) -> dict[str, str]:
     """This process's environment without any gateway setting or Python path, plus `settings`."""
     env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES and k != "PYTHONPATH"}
+    # The default state store is a file under DATA_DIR: a fresh directory each time, never the checkout's.
+    env["DATA_DIR"] = tempfile.mkdtemp(dir=DATA_DIRS)
     env.update(settings)
     return env
 

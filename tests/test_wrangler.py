@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -13,12 +15,46 @@ CONFIG = tomllib.loads((ROOT / "wrangler.toml").read_text())
 
 
 def test_python_worker_entry() -> None:
-    assert (ROOT / CONFIG["main"]).is_file()
     assert "python_workers" in CONFIG["compatibility_flags"]
     assert CONFIG["compatibility_date"] and CONFIG["name"]
     assert CONFIG["ai"]["binding"] == "AI"
-    entry = (ROOT / CONFIG["main"]).read_text()
+    # `main` is staged by the build command, from the package's own entry point.
+    assert CONFIG["main"] == ".worker-bundle/entry.py"
+    assert CONFIG["build"]["command"] == "python3 scripts/worker_bundle.py"
+    entry = (ROOT / "worker" / "entry.py").read_text()
     assert "class Default(WorkerEntrypoint)" in entry and "asgi.fetch(" in entry
+
+
+def test_the_bundle_builds_offline(tmp_path: Path) -> None:
+    """`wrangler deploy --dry-run`: the configuration is valid, the build command stages the sources,
+    and the bundle holds the main module, the `worker` package and its schemas (as data)."""
+    out = tmp_path / "bundle"
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "check-worker-bundle.sh"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "NO_COLOR": "1", "WRANGLER_SEND_METRICS": "false"},
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert "--dry-run: exiting now." in log
+    assert "from worker.entry import Default" in (out / "entry.py").read_text()
+    for name in ("app.py", "entry.py", "upstreams/workers_binding.py", "dialects/validation.py"):
+        assert (out / "worker" / name).is_file(), name
+    assert sorted(p.name for p in (out / "worker" / "schemas").glob("*.json")) == sorted(
+        p.name for p in (ROOT / "schemas").glob("*.json")
+    )
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in log.splitlines()
+        if line.count("│") >= 3
+    }
+    # The modules beside the main one (entry.py): Python, and the schemas as data ("buffer").
+    assert rows["worker/entry.py"] == "python" and rows["worker/upstreams/workers_binding.py"] == "python"
+    assert rows["worker/schemas/qwq-32b.input.schema.json"] == "buffer"
+    assert "- AI:" in log  # the binding is declared
+    assert not any(name.startswith(("tests/", "scripts/", ".venv/")) for name in rows)
 
 
 def test_vars_are_known_settings_and_hold_no_secrets() -> None:

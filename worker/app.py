@@ -27,6 +27,8 @@ from worker.observe import hooks
 from worker.observe.jsonlog import JsonFormatter
 from worker.observe.prices import Prices
 from worker.state import AppState, build_state
+from worker.store.lifetime import background
+from worker.surfaces.admin import admin_routes
 from worker.surfaces.endpoint import DialectEndpoint
 from worker.surfaces.model_slug import ModelSlugEndpoint
 from worker.surfaces.openapi import openapi_document
@@ -70,19 +72,20 @@ def configure_logging(level: str, log_format: str = "text", prices: Prices | Non
                 server_handler.setFormatter(formatter)
 
 
-def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
+def create_app(settings: Settings | None = None, ai_binding: Any = None) -> AccessLogMiddleware:
     """The gateway for `settings`, or for the process's configuration when called without them.
 
     Without settings the caller is a server (`uvicorn --factory worker.app:create_app`, or the one
     `qwq-gateway` starts), which would print a configuration mistake as a traceback: instead the process
     ends with the mistake's one-line message and status 2, as `qwq-gateway` does. With settings the caller
-    is a program, which gets the `SettingsError` itself.
+    is a program, which gets the `SettingsError` itself. `ai_binding`: a Cloudflare Worker's `env.AI`
+    (`worker.entry`).
     """
     from_server = settings is None
     try:
         settings = settings or load_settings()
         configure_logging(settings.log_level, settings.log_format)
-        state: AppState = build_state(settings)
+        state: AppState = build_state(settings, ai_binding)
         configure_logging(settings.log_level, settings.log_format, Prices(state.table))
         observers = observe(state)
     except SettingsError as exc:
@@ -102,7 +105,8 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with background(state):
+                yield
         finally:
             await state.aclose()
             if tracing is not None:
@@ -182,6 +186,7 @@ def create_app(settings: Settings | None = None) -> AccessLogMiddleware:
             Route("/healthz", get_only(healthz), methods=ALL_METHODS),
             Route("/readyz", get_only(readyz), methods=ALL_METHODS),
             Route("/metrics", get_only(metrics_page), methods=ALL_METHODS),
+            *admin_routes(state),
             *surface_routes(state),
             *console_routes(state),
             Route("/{slug}", slug_endpoint, methods=["POST"]),

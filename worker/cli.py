@@ -21,7 +21,21 @@ def fastest(module: str) -> str:
     return module if importlib.util.find_spec(module) is not None else "auto"
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's reading of `X-Forwarded-For`/`-Proto`, only from the proxies `FORWARDED_ALLOW_IPS`
+    trusts. Without any, the rewriting stays off: a client could name any address it likes, and it
+    would be work on every request for nothing."""
+    if not settings.forwarded_allow_ips:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("keys", "usage"):  # the state store's commands (worker/manage_cli.py)
+        from worker.manage_cli import main as manage
+
+        return manage(argv)
     parser = argparse.ArgumentParser(prog="qwq-gateway", description="Serve the QwQ-32B edge gateway.")
     parser.add_argument("--host", help="listen address (default: HOST setting)")
     parser.add_argument("--port", type=int, help="listen port (default: PORT setting)")
@@ -79,9 +93,7 @@ def serve(uvicorn: Any, args: argparse.Namespace, settings: Settings) -> None:
         loop=fastest("uvloop"),
         http=fastest("httptools"),
         access_log=False,  # the gateway logs every request itself, including 499s
-        # The gateway reads neither the client's address nor the scheme, so uvicorn's rewriting of
-        # them from X-Forwarded-* headers would be work on every request for nothing.
-        proxy_headers=False,
+        **proxy_options(settings),
         log_level=settings.log_level,
         log_config=server_logging(uvicorn, settings.log_format),
         timeout_graceful_shutdown=10,

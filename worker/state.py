@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from worker.config.models import ModelTable, load_table
+from worker.config.models import ModelEntry, ModelTable, load_table
 from worker.config.settings import Settings, SettingsError
+from worker.core.cost import Prices, choose
 from worker.core.outcome import RecordSink
 from worker.routing.router import Router, public_origin
+from worker.store import Store, StoreUnavailable, open_store
+from worker.store.keycache import KeyCache
+from worker.store.recorder import UsageRecorder
 from worker.upstreams.base import Upstream
 from worker.upstreams.chained import ChainedGateway
 from worker.upstreams.openai_compat import OpenAICompatible
@@ -17,6 +25,7 @@ from worker.upstreams.wire.aiohttp_wire import AiohttpWire
 from worker.upstreams.wire.httpx_wire import HttpxWire
 from worker.upstreams.wire.seam import Timeouts, Wire
 from worker.upstreams.workers_ai import WorkersAI
+from worker.upstreams.workers_binding import BindingWire, WorkersAIBinding
 from worker.web.auth import KeyRing
 
 log = logging.getLogger("worker")
@@ -31,11 +40,55 @@ class AppState:
     router: Router
     sinks: list[RecordSink] = field(default_factory=list)
     """Who hears of each finished request (`worker.core.outcome`): usage accounting, metrics, logs."""
+    store: Store | None = None
+    key_cache: KeyCache | None = None
+    recorder: UsageRecorder | None = None
+    prices: dict[str, Prices] = field(default_factory=dict)
+    """Target name (`slug#n`) and model slug → prices: the cost of an answer (`worker.core.cost`)."""
+
+    @property
+    def flush_interval(self) -> float:
+        return self.settings.usage_flush_interval
 
     async def aclose(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.close()
+        if self.store is not None:
+            await self.store.aclose()
         for adapter in self.router.adapters.values():
             await adapter.aclose()
         await self.wire.aclose()
+
+
+def state_url(settings: Settings) -> str:
+    """The store `STATE_URL` names; empty: SQLite in `DATA_DIR`; `off`: none. A Python Worker (Pyodide)
+    has neither threads nor a lasting disk, so there the store is off unless a URL is set."""
+    if settings.state_url:
+        return "" if settings.state_url.lower() in ("off", "none") else settings.state_url
+    if sys.platform == "emscripten":
+        return ""
+    return f"sqlite:///{Path(settings.data_dir) / 'state.db'}"
+
+
+def open_state_store(settings: Settings) -> Store | None:
+    url = state_url(settings)
+    if not url:
+        return None
+    try:
+        return open_store(url)
+    except StoreUnavailable as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def price_list(table: ModelTable) -> dict[str, Prices]:
+    prices: dict[str, Prices] = {}
+    for entry in table.entries.values():
+        model = Prices(entry.price_input_per_m, entry.price_output_per_m)
+        prices[entry.slug] = model
+        for index, target in enumerate(entry.targets):
+            own = Prices(target.price_input_per_m, target.price_output_per_m)
+            prices[f"{entry.slug}#{index + 1}"] = choose(own, model)
+    return prices
 
 
 def make_wire(settings: Settings) -> Wire:
@@ -71,8 +124,35 @@ def check_config(settings: Settings) -> ModelTable:
     return load_table(settings)
 
 
-def build_state(settings: Settings) -> AppState:
+def on_binding(table: ModelTable) -> ModelTable:
+    """Inside a Cloudflare Worker with a Workers AI binding, the built-in model needs no upstream of its
+    own: what would go to the simulator (no UPSTREAM_URL, no MODELS_FILE) goes to the binding instead,
+    under the model's Cloudflare id."""
+
+    def moved(entry: ModelEntry) -> ModelEntry:
+        targets = tuple(
+            dataclasses.replace(t, adapter="workers-ai-binding", model=entry.cloudflare_id)
+            if t.adapter == "simulator" and entry.cloudflare_id
+            else t
+            for t in entry.targets
+        )
+        return dataclasses.replace(entry, targets=targets)
+
+    return ModelTable({slug: moved(entry) for slug, entry in table.entries.items()})
+
+
+def build_state(settings: Settings, ai_binding: Any = None) -> AppState:
+    """`ai_binding`: the Worker's `env.AI` when it has one (`worker.entry`); a server has none."""
     table = check_config(settings)
+    adapters_named = {t.adapter for e in table.entries.values() for t in e.targets}
+    if ai_binding is not None and not settings.models_file:
+        table = on_binding(table)
+    elif ai_binding is None and "workers-ai-binding" in adapters_named:
+        raise SettingsError(
+            "adapter 'workers-ai-binding' needs the Workers AI binding of a Cloudflare Worker "
+            "([ai] binding = \"AI\" in wrangler.toml); a server has none: use adapter 'workers-ai'"
+        )
+    store = open_state_store(settings)  # first: an unreachable store stops start-up before anything opens
     if settings.allow_no_auth and not settings.api_keys:
         banner = "!" * 78
         log.warning(banner)
@@ -86,6 +166,8 @@ def build_state(settings: Settings) -> AppState:
         "workers-ai": WorkersAI(wire, settings.upstream_max_body_bytes),
         "gateway": ChainedGateway(wire, settings.upstream_max_body_bytes),
     }
+    if ai_binding is not None:
+        adapters["workers-ai-binding"] = WorkersAIBinding(BindingWire(ai_binding))
     for entry in table.entries.values():
         for target in entry.targets:
             if target.adapter == "simulator":
@@ -94,7 +176,17 @@ def build_state(settings: Settings) -> AppState:
                     "Set UPSTREAM_URL (and UPSTREAM_API_KEY), or MODELS_FILE, to use a real upstream.",
                     entry.slug,
                 )
+            elif target.adapter == "workers-ai-binding":
+                log.info("model '%s' -> the Workers AI binding (%s)", entry.slug, target.model)
             else:
                 log.info("model '%s' -> %s (%s)", entry.slug, public_origin(target.base_url), target.model)
-    keys = KeyRing(settings.api_keys, allow_anyone=settings.allow_no_auth)
-    return AppState(settings, table, keys, wire, Router(settings, adapters, table))
+    cache = KeyCache(store, settings.keys_poll_interval) if store is not None else None
+    keys = KeyRing(settings.api_keys, allow_anyone=settings.allow_no_auth, managed=cache)
+    state = AppState(
+        settings, table, keys, wire, Router(settings, adapters, table), store=store, key_cache=cache
+    )
+    state.prices = price_list(table)
+    if store is not None:
+        state.recorder = UsageRecorder(store, state.prices, settings.usage_max_pending)
+        state.sinks.append(state.recorder)
+    return state

@@ -113,9 +113,16 @@ class Server:
 
 
 def start(
-    name: str, argv: list[str], core: int, port: int, log: Path, env: dict[str, str], timeout: float = 60
+    name: str,
+    argv: list[str],
+    core: int | str,
+    port: int,
+    log: Path,
+    env: dict[str, str],
+    timeout: float = 60,
 ) -> Server:
-    """Start `argv` pinned to `core`; return once `port` accepts connections (or raise RuntimeError)."""
+    """Start `argv` pinned to `core` (a core, or taskset's list such as "0,1"); return once `port`
+    accepts connections (or raise RuntimeError)."""
     out = log.open("wb")
     process = subprocess.Popen(
         ["taskset", "-c", str(core), *argv],

@@ -1,7 +1,8 @@
 """The benchmark runner: every contender against one fake upstream, in one run (docs/performance.md).
 
 Run it through `bash scripts/bench.sh`, which installs what it needs and pins this runner, wrk and the
-fake upstream to core 1; each contender is pinned to core 0. One contender at a time is running.
+fake upstream to core 1; each contender is pinned to core 0 (one with two worker processes gets cores 0
+and 1, sharing core 1 with them). One contender at a time is running.
 Results: two tables on the terminal and `bench-results/bench-<time>.json` (+ `latest.json`).
 """
 
@@ -130,7 +131,7 @@ def run_contender(contender: Contender, up: int, workdir: Path, scale: float) ->
         server = start(
             contender.name,
             contender.argv(port, up, workdir),
-            0,
+            contender.cores,
             port,
             log,
             contender.env(port, up, workdir),

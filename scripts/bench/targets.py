@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from load import Request
+from procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
@@ -45,6 +46,7 @@ class Contender:
     request: Callable[[str, int], Request]  # (kind, upstream port) -> request
     note: str = ""
     startup_timeout: float = 60
+    cores: str = "0"  # taskset's list: every contender gets core 0 alone, unless it runs several workers
 
 
 def direct_request(kind: str, upstream: int) -> Request:
@@ -126,11 +128,20 @@ def gateway_contenders(checkout: Path, label: str) -> list[Contender]:
             "MODELS_FILE": str(_gateway_models(wd, up)),
             "LOG_LEVEL": "info",
             "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
+            "DATA_DIR": str(wd),  # the default state store (SQLite): the run's own, not the checkout's
         }
 
     return [
         Contender(
             f"{label} /qwq-32b", lambda port, up, wd: [binary, "--port", str(port)], env, gateway_slug_request
+        ),
+        # Two worker processes need two cores: both, so the second shares core 1 with wrk and nginx.
+        Contender(
+            f"{label} /qwq-32b --workers 2",
+            lambda port, up, wd: [binary, "--port", str(port), "--workers", "2"],
+            env,
+            gateway_slug_request,
+            cores="0,1",
         ),
         Contender(
             f"{label} /v1/chat/completions",
@@ -167,6 +178,66 @@ OBSERVE_OFF = "observe off (no metrics, text logs) /qwq-32b"
 OBSERVE_ON = "observe on (metrics, JSON logs) /qwq-32b"
 
 
+def accounting_contenders(checkout: Path) -> list[Contender]:
+    """The cost of managed keys and usage accounting: `/qwq-32b` with a static key and no state store,
+    then with a managed key (created by `qwq-gateway keys create` as the contender starts) accounted in
+    SQLite, then in Redis (a `redis-server` in the contender's process group, so its CPU counts too)."""
+    binary = str(checkout / ".venv" / "bin" / "qwq-gateway")
+    keys: dict[str, Path] = {}
+
+    def env(store: str) -> Callable[[int, int, Path], dict[str, str]]:
+        def make(port: int, up: int, wd: Path) -> dict[str, str]:
+            url = {"off": "off", "sqlite": f"sqlite:///{wd / f'bench-{port}.db'}"}.get(store, "")
+            values = {
+                "API_KEYS": GATEWAY_KEY,
+                "MODELS_FILE": str(_gateway_models(wd, up)),
+                "LOG_LEVEL": "info",
+                "POOL_MAX_CONNECTIONS": "2048",
+                "DATA_DIR": str(wd),
+            }
+            if url:
+                values["STATE_URL"] = url
+            return values
+
+        return make
+
+    def argv(store: str) -> Callable[[int, int, Path], list[str]]:
+        def make(port: int, up: int, wd: Path) -> list[str]:
+            serve = f"exec {binary} --port {port}"
+            if store == "off":
+                return ["sh", "-c", serve]
+            keys[store] = wd / f"key-{store}-{port}.json"
+            create = f"{binary} keys create --name bench > {keys[store]}"
+            if store == "sqlite":
+                return ["sh", "-c", f"{create} && {serve}"]
+            redis_port = free_port()
+            redis = (
+                f"redis-server --port {redis_port} --save '' --appendonly no --dir {wd} "
+                f">{wd / f'redis-{redis_port}.log'} 2>&1 & "
+                f"until redis-cli -p {redis_port} ping >/dev/null 2>&1; do sleep 0.05; done; "
+                f"export STATE_URL=redis://127.0.0.1:{redis_port}/0; "
+            )
+            return ["sh", "-c", f"{redis}{create} && {serve}"]
+
+        return make
+
+    def request(store: str) -> Callable[[str, int], Request]:
+        def make(kind: str, upstream: int) -> Request:
+            plain = gateway_slug_request(kind, upstream)
+            if store == "off":
+                return plain
+            key = json.loads(keys[store].read_text())["key"]
+            return Request(plain.path, plain.body, {**plain.headers, "Authorization": f"Bearer {key}"})
+
+        return make
+
+    return [
+        Contender("qwq-gateway static key, no store", argv("off"), env("off"), request("off")),
+        Contender("qwq-gateway managed key, SQLite", argv("sqlite"), env("sqlite"), request("sqlite")),
+        Contender("qwq-gateway managed key, Redis", argv("redis"), env("redis"), request("redis")),
+    ]
+
+
 def contenders(baseline: Path | None = None) -> list[Contender]:
     """`baseline`: another checkout of the gateway (with its own `.venv`), measured in the same run."""
     uvicorn_fast = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
@@ -186,6 +257,7 @@ def contenders(baseline: Path | None = None) -> list[Contender]:
             direct_request,
         ),
         *gateway_contenders(ROOT, "qwq-gateway"),
+        *accounting_contenders(ROOT),
         *(gateway_contenders(baseline, "baseline") if baseline else []),
         *observe_contenders(ROOT),
         Contender(

@@ -118,6 +118,12 @@ def check_success_shape(example: str, text: str) -> str:
         body = orjson.loads(text)
         assert body["object"] == "list" and body["data"], example
         return "models"
+    if "/admin/v1/" in example:
+        if "format=csv" in example:
+            assert text.startswith("key_id,model,period,"), example
+        else:
+            assert "error" not in orjson.loads(text), example
+        return "admin"
     if "/healthz" in example:
         assert orjson.loads(text) == {"status": "ok"}, example
         return "health"
@@ -164,7 +170,8 @@ async def test_curl_example_in_process(block: Block) -> None:
     if expected is not None:
         check_expected(expected, response.status_code, response.headers, response.content, block.code)
     else:
-        assert response.status_code == 200, (block.code, response.text)
+        created = call.method == "POST" and call.url.endswith("/admin/v1/keys")  # 201 Created
+        assert response.status_code == (201 if created else 200), (block.code, response.text)
         check_success_shape(block.code, response.text.strip())
 
 
@@ -185,7 +192,16 @@ def test_curl_examples_with_curl(live_gateway_factory: Callable[..., LiveServer]
         status_line, *lines = head.split("\r\n")
         headers = httpx.Headers([(n, v) for n, _, v in (line.partition(": ") for line in lines)])
         check_expected(expected, int(status_line.split()[1]), headers, body.encode(), block.code)
-    assert surfaces == {"workers", "cloudflare", "openai", "models", "anthropic", "health", "responses"}
+    assert surfaces == {
+        "workers",
+        "cloudflare",
+        "openai",
+        "models",
+        "anthropic",
+        "health",
+        "responses",
+        "admin",
+    }
 
 
 PYTHON = [b for b in all_blocks() if b.lang == "python"]

@@ -35,6 +35,7 @@ EXPECTED_DOCS = {
     "console.md",
     "deploying.md",
     "errors.md",
+    "keys.md",
     "operations.md",
     "performance.md",
     "responses.md",

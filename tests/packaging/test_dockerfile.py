@@ -29,7 +29,8 @@ for step in STEPS:
         STAGES.append([])
     if STAGES:
         STAGES[-1].append(step)
-BUILD, FINAL = STAGES[0], STAGES[-1]
+(BUILD,) = [stage for stage in STAGES if any("pip wheel" in args for key, args in stage if key == "RUN")]
+FINAL = STAGES[-1]
 
 
 def args_of(stage: list[tuple[str, str]], keyword: str) -> list[str]:
@@ -44,11 +45,11 @@ def test_the_base_image_is_a_build_argument_of_every_stage() -> None:
 
 
 def test_a_wheel_is_built_then_installed_alone() -> None:
-    assert any("pip wheel" in run for run in args_of(BUILD, "RUN"))
+    assert BUILD is not FINAL
     assert any(copy.startswith("--from=") for copy in args_of(FINAL, "COPY"))
     assert not any(copy.split()[0] == "." for copy in args_of(FINAL, "COPY")), "no source tree in the image"
     installs = [run for run in args_of(FINAL, "RUN") if "pip install" in run]
-    assert installs and all(".whl" in run for run in installs)
+    assert installs and all(".whl" in run and "--no-index" in run for run in installs)
     for _, args in STEPS:
         assert not re.search(r"pip install[^&]*\s(-e|--editable)\b", args), args
     for run in (run for _, run in STEPS if "pip " in run):
@@ -74,4 +75,14 @@ def test_cmd_is_exec_form_so_sigterm_reaches_the_gateway() -> None:
 def test_the_build_context_leaves_out_what_the_wheel_does_not_need() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "tests", "bench-results", ".mypy_cache", "**/node_modules"} <= ignored
+    assert {".worker-bundle", "docs", "deploy"} <= ignored  # the Worker's staged copy, pages, configs
     assert not {"worker", "schemas", "pyproject.toml", "setup.py", "README.md", "LICENSE"} & ignored
+
+
+def test_the_dependencies_are_a_layer_of_their_own_keyed_by_pyproject() -> None:
+    """A source change must not download every dependency again: the stage that installs them copies
+    pyproject.toml alone, and the final stage takes its venv."""
+    (deps,) = [stage for stage in STAGES if any("-r " in run for run in args_of(stage, "RUN"))]
+    assert [copy.split()[0] for copy in args_of(deps, "COPY")] == ["pyproject.toml"]
+    name = deps[0][1].split()[-1]
+    assert any(copy.startswith(f"--from={name} ") for copy in args_of(FINAL, "COPY"))

@@ -30,3 +30,13 @@ def test_open_ring_only_when_allowed_and_empty() -> None:
     authenticate(KeyRing([], allow_anyone=True), None)
     with pytest.raises(Unauthorized):
         authenticate(KeyRing([]), "Bearer anything")
+
+
+def test_static_keys_are_named_by_position_and_the_first_is_the_admin() -> None:
+    from worker.web.auth import KeyRing as Ring
+
+    ring = Ring(["first-key", "second-key"])
+    first, second = ring.identify("first-key"), ring.identify("second-key")
+    assert first is not None and (first.key_id, first.role) == ("static-1", "admin")
+    assert second is not None and (second.key_id, second.role) == ("static-2", "user")
+    assert ring.identify("third-key") is None

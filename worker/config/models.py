@@ -38,7 +38,8 @@ from worker.config.settings import Settings, SettingsError
 from worker.config.tomllines import locate
 
 TOOL_MODES = frozenset({"native", "prompt"})
-ADAPTERS = frozenset({"openai", "simulator", "workers-ai", "gateway"})
+# "workers-ai-binding": a Cloudflare Worker's Workers AI binding (`env.AI`); `model` is the Cloudflare id.
+ADAPTERS = frozenset({"openai", "simulator", "workers-ai", "gateway", "workers-ai-binding"})
 STRATEGIES = frozenset({"failover", "weighted"})
 NEEDS_BASE_URL = frozenset({"openai", "workers-ai", "gateway"})
 

@@ -40,6 +40,12 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", "Address `qwq-gateway` listens on.")
     port: int = _setting(8787, "Port `qwq-gateway` listens on.")
+    forwarded_allow_ips: str = _setting(
+        "",
+        "Comma-separated addresses or networks of reverse proxies trusted to name the client in "
+        "`X-Forwarded-For` (and the scheme in `X-Forwarded-Proto`), for logs and limits; `*` trusts "
+        "every peer. Empty: those headers are ignored and the client is the socket's peer.",
+    )
     upstream_url: str = _setting(
         "",
         "Base URL of an OpenAI-compatible upstream (e.g. `https://api.deepinfra.com/v1/openai`). "
@@ -101,6 +107,23 @@ class Settings:
     )
     key_cooldown: float = _setting(
         60.0, "Seconds an upstream API key rests after a 401, 403 or 429 while other keys are used."
+    )
+    state_url: str = _setting(
+        "",
+        "Where managed keys and usage are kept: `sqlite:///path/state.db`, `redis://host:6379/0` (replicas "
+        "on many machines), or `off` (static `API_KEYS` only, no accounting); empty: SQLite in `DATA_DIR`.",
+        secret=True,
+    )
+    data_dir: str = _setting("data", "Directory of the default SQLite state store (`DATA_DIR/state.db`).")
+    keys_poll_interval: float = _setting(
+        0.5, "Seconds between each process's checks for changed managed keys (how fast a revocation spreads)."
+    )
+    usage_flush_interval: float = _setting(
+        1.0, "Seconds between writes of the usage sums to the state store (what a crash can lose)."
+    )
+    usage_max_pending: int = _setting(
+        10000,
+        "Most usage groups (hour, key, model, target, surface) kept while the store is unreachable.",
     )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
     log_format: str = _setting(

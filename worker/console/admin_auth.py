@@ -1,33 +1,36 @@
-"""Who may use the admin endpoints the console adds: the admin key, the first of `API_KEYS`.
+"""Who may use the admin endpoints the console adds: keys whose role is `admin`.
 
-Until keys carry roles of their own, the first configured key is the admin key (as the key-management
-API defines it); every other valid key is a user key and gets 403, no key or an unknown one 401.
+The same rule as the key-management API: the first of `API_KEYS` and managed keys created with the
+`admin` role are admins; every other valid key gets 403, no key or an unknown one 401. A managed key
+this process has not cached yet is looked up in the state store first.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
-from worker.core.errors import GatewayError
+from worker.core.errors import Forbidden, Unauthorized
+from worker.core.identity import Identity
 from worker.state import AppState
 from worker.web.asgi import Scope, header
-from worker.web.auth import authenticate, bearer_token
+from worker.web.auth import UnknownKey, bearer_token
 
 
-class Forbidden(GatewayError):
-    status = 403
-    code = "forbidden"
-    cloudflare_code = 10000
-    message = "Forbidden"
+async def identify(state: AppState, scope: Scope) -> Identity:
+    """The caller's identity (401 for a missing, unknown, revoked or expired key)."""
+    token = bearer_token(header(scope, b"authorization"))
+    try:
+        identity = state.keys.identify(token)
+    except UnknownKey as miss:
+        if state.key_cache is None:
+            raise
+        await state.key_cache.fetch(miss.key_id)
+        identity = state.keys.identify(token)
+    if identity is None:
+        raise Unauthorized(detail="The API key is not valid")
+    return identity
 
 
-def require_admin(state: AppState, scope: Scope) -> None:
-    authorization = header(scope, b"authorization")
-    authenticate(state.keys, authorization)  # 401 for a missing or unknown key
-    keys = state.settings.api_keys
-    if not keys:  # ALLOW_NO_AUTH without keys: a development gateway where anyone is admin
+async def require_admin(state: AppState, scope: Scope) -> None:
+    if state.keys.open:  # ALLOW_NO_AUTH without keys: a development gateway where anyone is admin
         return
-    presented = hashlib.sha256(bearer_token(authorization).encode()).digest()
-    if not hmac.compare_digest(presented, hashlib.sha256(keys[0].encode()).digest()):
-        raise Forbidden(detail="This endpoint needs the admin key")
+    if not (await identify(state, scope)).is_admin:
+        raise Forbidden(detail="This endpoint needs an admin key")

@@ -81,7 +81,7 @@ class LiveEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            require_admin(self.state, scope)
+            await require_admin(self.state, scope)
         except GatewayError as error:
             body = orjson.dumps({"error": error.message, "detail": error.detail})
             await send_json(send, error.status, body)

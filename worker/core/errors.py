@@ -3,6 +3,7 @@
     GatewayError                  status  code (machine)          Cloudflare code
     ├── BadRequest                400     invalid_request         5006
     ├── Unauthorized              401     unauthorized            10000
+    ├── Forbidden                 403     forbidden               10000
     ├── NotFound                  404     not_found               5007 (unknown model)
     ├── PayloadTooLarge           413     payload_too_large       3006
     ├── UnsupportedMediaType      415     unsupported_media_type  5006
@@ -57,6 +58,13 @@ class Unauthorized(GatewayError):
     code = "unauthorized"
     cloudflare_code = 10000
     message = "Missing or invalid API key"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    code = "forbidden"
+    cloudflare_code = 10000
+    message = "This API key may not do this"
 
 
 class NotFound(GatewayError):

@@ -154,6 +154,8 @@ class Usage:
     completion_tokens: int
     reasoning_tokens: int | None = None
     estimated: bool = False
+    cost: float | None = None
+    """US dollars at the model's prices (`worker.core.cost`), sent as `estimated_cost` as DeepInfra does."""
 
     @property
     def total_tokens(self) -> int:
@@ -169,6 +171,8 @@ class Usage:
             out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
         if self.estimated:
             out["estimated"] = True
+        if self.cost is not None:
+            out["estimated_cost"] = self.cost
         return out
 
 

@@ -8,7 +8,8 @@ and duration and hands the record to each sink: usage accounting, metrics, struc
 
 Sinks are plain functions called on the event loop after the answer is complete: a sink must not block
 or await (a sink that writes to a store queues the record and writes it later, in batches). The record
-holds figures and names only, never a key, a header value or a body.
+holds figures and names only, never a key or a header value; the parsed request it points to is for
+estimates in memory, never written anywhere.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from worker.core.ir import Usage
+from worker.core.ir import ChatRequest, Usage
 
 
 @dataclass(slots=True)
@@ -47,6 +48,9 @@ class RequestRecord:
     generated_chars: int = 0
     """Characters of text, reasoning and tool arguments the upstream generated: what a client that left
     mid-answer is charged for when no usage ever arrived."""
+    request: ChatRequest | None = None
+    """The parsed request, kept in memory only: to estimate the prompt of a client that left before any
+    usage arrived (never stored or logged)."""
     first_event_at: float | None = None
     """Monotonic time of the answer's first event (time to first token = this minus `started`)."""
     duration: float = 0.0
@@ -55,6 +59,9 @@ class RequestRecord:
     """Seconds spent in upstream attempts (the gateway's own added latency is `duration` less this)."""
     finish_reason: str = ""
     """Why the answer ended (`stop`, `length`, `tool_calls`, ...) as the client was told; empty if untold."""
+    client: str = ""
+    """The client's address: the connection's peer or, behind a reverse proxy trusted by
+    `FORWARDED_ALLOW_IPS`, the address that proxy forwarded; empty when the server names none."""
 
     @property
     def time_to_first_token(self) -> float | None:

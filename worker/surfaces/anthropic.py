@@ -12,6 +12,7 @@ from worker.answer.stops import StopScanner
 from worker.config.models import ModelEntry
 from worker.core.aggregate import Completion
 from worker.core.errors import GatewayError, Unauthorized
+from worker.core.identity import ANONYMOUS, Identity
 from worker.core.ir import Event
 from worker.dialects import anthropic
 from worker.state import AppState
@@ -36,12 +37,14 @@ def is_anthropic(scope: Scope) -> bool:
     return header(scope, b"anthropic-version") is not None or header(scope, b"x-api-key") is not None
 
 
-def anthropic_authenticate(keys: KeyRing, scope: Scope) -> None:
+def anthropic_authenticate(keys: KeyRing, scope: Scope) -> Identity:
     """Anthropic's SDK sends `x-api-key`; a bearer token (its `auth_token`) is accepted as well, and
     either one being valid is enough."""
     api_key = header(scope, b"x-api-key")
-    if keys.open or (api_key is not None and keys.check(api_key.strip())):
-        return
+    if keys.open:
+        return ANONYMOUS
+    if api_key is not None and (identity := keys.identify_quietly(api_key.strip())) is not None:
+        return identity
     authorization = header(scope, b"authorization")
     if api_key is not None and authorization is None:
         raise Unauthorized(detail="The API key is not valid")
@@ -49,7 +52,7 @@ def anthropic_authenticate(keys: KeyRing, scope: Scope) -> None:
         raise Unauthorized(
             detail="Send the header 'x-api-key: <api_key>' or 'Authorization: Bearer <api_key>'"
         )
-    authenticate(keys, authorization)
+    return authenticate(keys, authorization)
 
 
 class AnthropicDialect:

@@ -6,7 +6,8 @@ them. A dialect only says what differs: which header carries the key, how the bo
 and how completions, stream events and errors are written in its shape.
 
 Order of checks for every surface: auth (401) before the model (404), so that an anonymous caller
-learns nothing about which models exist; then Content-Type (415), size (413), JSON (400), schema (400).
+learns nothing about which models exist; then Content-Type (415), size (413), JSON (400), schema (400),
+and last whether the key may use the model (403).
 Each surface lives in its own module of this package (`model_slug`, `cloudflare`, `openai`, `anthropic`)
 as a dialect plugged into `DialectEndpoint`; `routes` puts them on their paths.
 """
@@ -14,13 +15,14 @@ as a dialect plugged into `DialectEndpoint`; `routes` puts them on their paths.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from worker.config.models import ModelEntry
 from worker.core.aggregate import Completion, aggregate
-from worker.core.errors import GatewayError
-from worker.core.ir import ChatRequest, Event, Finish, UsageEvent
+from worker.core.errors import Forbidden, GatewayError
+from worker.core.identity import Identity
+from worker.core.ir import ChatRequest, Event, Finish, Usage, UsageEvent
 from worker.core.outcome import RequestRecord
 from worker.state import AppState
 from worker.web.access_log import STATUS_KEY, record_of, request_id_of
@@ -34,7 +36,7 @@ from worker.web.asgi import (
     require_json,
     send_json,
 )
-from worker.web.auth import KeyRing, authenticate
+from worker.web.auth import KeyRing, UnknownKey, authenticate
 from worker.web.disconnect import DisconnectGuard
 from worker.web.streaming import respond_stream
 
@@ -71,8 +73,8 @@ class Dialect(Protocol):
     surface: str
     """The surface's name in request records, logs and metrics (`workers`, `openai`, ...)."""
 
-    def authenticate(self, keys: KeyRing, scope: Scope) -> None:
-        """Raise `Unauthorized` unless the request carries a valid key (in this surface's header)."""
+    def authenticate(self, keys: KeyRing, scope: Scope) -> Identity:
+        """The identity of the request's key (in this surface's header), or raise `Unauthorized`."""
 
     def locate(self, scope: Scope, state: AppState) -> ModelEntry | None:
         """The model named by the path, checked before the body is read; `None` when it is in the body."""
@@ -87,12 +89,32 @@ class Dialect(Protocol):
         """What a stream carries when it fails after its first byte."""
 
 
-def bearer_authenticate(keys: KeyRing, scope: Scope) -> None:
-    authenticate(keys, header(scope, b"authorization"))
+def bearer_authenticate(keys: KeyRing, scope: Scope) -> Identity:
+    return authenticate(keys, header(scope, b"authorization"))
 
 
 def error_headers(error: GatewayError) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+
+
+async def identify(state: AppState, dialect: Dialect, scope: Scope) -> Identity:
+    """The dialect's authentication; a managed key created on another process since this one last looked
+    is read from the store once (`worker.store.keycache`), then checked again."""
+    try:
+        return dialect.authenticate(state.keys, scope)
+    except UnknownKey as miss:
+        if state.key_cache is None:
+            raise
+        await state.key_cache.fetch(miss.key_id)
+        return dialect.authenticate(state.keys, scope)
+
+
+def priced(state: AppState, record: RequestRecord, usage: Usage) -> Usage:
+    """The usage with its cost at the answering target's prices (`estimated_cost` in the answer)."""
+    prices = state.prices.get(record.target) or state.prices.get(record.model)
+    if prices is None or prices.free:
+        return usage
+    return replace(usage, cost=prices.cost(usage.prompt_tokens, usage.completion_tokens))
 
 
 class DialectEndpoint:
@@ -121,8 +143,12 @@ class DialectEndpoint:
         record = record_of(scope)
         if record is not None:  # before any check: a refusal counts under its surface too
             record.surface = dialect.surface
-        dialect.authenticate(state.keys, scope)
+        identity = await identify(state, dialect, scope)
+        if record is not None:  # from here on the request is accounted to the key
+            record.key_id = identity.key_id
         located = dialect.locate(scope, state)
+        if located is not None and record is not None:
+            record.model = located.slug
         require_json(scope)
         body = await read_body(scope, receive, state.settings.max_body_bytes)
         call = dialect.parse(decode_json(body), located, scope, state)
@@ -130,6 +156,9 @@ class DialectEndpoint:
         if record is not None:
             record.model = call.entry.slug
             record.streamed = call.request.stream
+            record.request = call.request
+        if not identity.may_use(call.entry.slug):
+            raise Forbidden(f"This API key may not use the model '{call.entry.slug}'")
         async with DisconnectGuard(receive):
             events = state.router.events(call.request, call.entry, record)
             if call.wrap is not None:
@@ -139,7 +168,9 @@ class DialectEndpoint:
                 render_error: Callable[[GatewayError], RenderedError] = dialect.render_error
                 error_event: Callable[[GatewayError], bytes] = call.error_event or dialect.error_event
                 if record is not None:
-                    encode, render_error, error_event = _recorded(record, encode, render_error, error_event)
+                    encode, render_error, error_event = _recorded(
+                        state, record, encode, render_error, error_event
+                    )
                 scope[STATUS_KEY] = await respond_stream(
                     send,
                     events,
@@ -153,12 +184,15 @@ class DialectEndpoint:
                 return
             completion = await aggregate(events)
             if record is not None:
+                if completion.usage is not None:
+                    completion = replace(completion, usage=priced(state, record, completion.usage))
                 record.usage = completion.usage
                 record.finish_reason = completion.finish_reason
             await send_json(send, 200, call.render(completion, request_id), call.answer_headers())
 
 
 def _recorded(
+    state: AppState,
     record: RequestRecord,
     encode: Callable[[Event], bytes],
     render_error: Callable[[GatewayError], RenderedError],
@@ -174,6 +208,7 @@ def _recorded(
 
     def encode_noting_usage(event: Event) -> bytes:
         if type(event) is UsageEvent:
+            event = UsageEvent(priced(state, record, event.usage))
             record.usage = event.usage
         elif type(event) is Finish:
             record.finish_reason = event.reason

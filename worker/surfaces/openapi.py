@@ -12,6 +12,7 @@ from typing import Any, get_args
 from worker.config.models import ModelTable
 from worker.core.ir import ReasoningMode, ResponseShape
 from worker.dialects.validation import INPUT_SCHEMA, RAW_EXCLUDES, ROLES, SHARED_FIELDS
+from worker.surfaces.admin_openapi import ADMIN_SCHEMAS, admin_paths
 from worker.surfaces.openapi_paths import SECURITY_SCHEMES, surface_paths, surface_schemas
 
 GATEWAY_RULES: dict[str, Any] = {
@@ -77,6 +78,11 @@ USAGE: dict[str, Any] = {
         "total_tokens": {"type": "integer"},
         "completion_tokens_details": {"type": "object"},
         "estimated": {"type": "boolean"},
+        "estimated_cost": {
+            "type": "number",
+            "minimum": 0,
+            "description": "US dollars at the model's prices per million tokens (docs/keys.md).",
+        },
     },
 }
 
@@ -236,6 +242,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
         "paths": {
             "/{modelSlug}": {"post": slug_operation},
             **surface_paths(table),
+            **admin_paths(table),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -281,6 +288,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
                 "WorkersAnswer": WORKERS_ANSWER,
                 "ChoicesAnswer": CHOICES_ANSWER,
                 **surface_schemas(),
+                **ADMIN_SCHEMAS,
             },
         },
     }

@@ -74,7 +74,8 @@ class AccessLogMiddleware:
         request_id = _incoming_request_id(scope) or new_request_id()
         scope[REQUEST_ID_KEY] = request_id
         id_token = REQUEST_ID.set(request_id)  # for every log line and the upstream (`worker.observe`)
-        record = RequestRecord(request_id, scope["method"], scope["path"])
+        peer = scope.get("client")
+        record = RequestRecord(request_id, scope["method"], scope["path"], client=peer[0] if peer else "")
         scope[RECORD_KEY] = record
         rid_header = (b"x-request-id", request_id.encode())
         started = record.started

@@ -1,7 +1,10 @@
-"""Bearer-key authentication, in constant time.
+"""Bearer-key authentication, in constant time, to an `Identity` (`worker.core.identity`).
 
-Keys are compared as SHA-256 digests against every configured key, without stopping at the first
-match, so neither a key's length nor its position in `API_KEYS` shows in the response time.
+Static keys (`API_KEYS`) are compared as SHA-256 digests against every configured key, without stopping
+at the first match, so neither a key's length nor its position shows in the response time. They are
+named `static-1`, `static-2`, ... by position (never by anything derived from the secret); the first is
+the admin key. Managed keys (`qwq_<id>_<secret>`) are looked up by their public id in a per-process
+cache (`worker.store.keycache`), which this module knows only as `ManagedKeys`.
 """
 
 from __future__ import annotations
@@ -9,23 +12,68 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
+from typing import Protocol
 
 from worker.core.errors import Unauthorized
+from worker.core.identity import ANONYMOUS, Identity
+
+MANAGED_PREFIX = "qwq_"
+
+
+class UnknownKey(Unauthorized):
+    """A managed key whose id this process has not cached: the endpoint may look it up once and retry."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(detail="The API key is not valid")
+        self.key_id = key_id
+
+
+class ManagedKeys(Protocol):
+    def identify(self, token: str) -> Identity:
+        """The identity of a managed key, or raise `Unauthorized` (`UnknownKey` when not cached)."""
+        ...
 
 
 class KeyRing:
-    __slots__ = ("_digests", "open")
+    __slots__ = ("_digests", "_identities", "managed", "open")
 
-    def __init__(self, keys: Iterable[str], *, allow_anyone: bool = False) -> None:
+    def __init__(
+        self, keys: Iterable[str], *, allow_anyone: bool = False, managed: ManagedKeys | None = None
+    ) -> None:
         self._digests = tuple(hashlib.sha256(k.encode()).digest() for k in keys)
+        self._identities = tuple(
+            Identity(f"static-{n}", "admin" if n == 1 else "user") for n in range(1, len(self._digests) + 1)
+        )
+        self.managed = managed
         self.open = allow_anyone and not self._digests
 
-    def check(self, presented: str) -> bool:
+    def identify(self, presented: str) -> Identity | None:
+        """The identity of a valid key, `None` for an unknown one; raises for a managed key that is
+        revoked, expired or not cached (`UnknownKey`)."""
+        if self.managed is not None and presented.startswith(MANAGED_PREFIX):
+            return self.managed.identify(presented)
         digest = hashlib.sha256(presented.encode()).digest()
-        matched = False
-        for known in self._digests:
-            matched |= hmac.compare_digest(known, digest)
-        return matched
+        found = -1
+        for index, known in enumerate(self._digests):
+            if hmac.compare_digest(known, digest):
+                found = index
+        return self._identities[found] if found >= 0 else None
+
+    def identify_quietly(self, presented: str) -> Identity | None:
+        """`identify`, with `None` for a managed key that is revoked or expired; a managed key not
+        cached yet still raises `UnknownKey`, so the endpoint can look it up."""
+        try:
+            return self.identify(presented)
+        except UnknownKey:
+            raise
+        except Unauthorized:
+            return None
+
+    def check(self, presented: str) -> bool:
+        try:
+            return self.identify(presented) is not None
+        except Unauthorized:
+            return False
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -39,8 +87,10 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def authenticate(keys: KeyRing, authorization: str | None) -> None:
+def authenticate(keys: KeyRing, authorization: str | None) -> Identity:
     if keys.open:
-        return
-    if not keys.check(bearer_token(authorization)):
+        return ANONYMOUS
+    identity = keys.identify(bearer_token(authorization))
+    if identity is None:
         raise Unauthorized(detail="The API key is not valid")
+    return identity
