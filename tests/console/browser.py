@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -64,7 +65,10 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
 
 def wait_for(driver: webdriver.Chrome, check: Callable[[], object], timeout: float = 15) -> object:
     """Poll `check` until it returns something truthy (its value is returned)."""
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda _: check())
+    waiting = WebDriverWait(
+        driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+    )
+    return waiting.until(lambda _: check())
 
 
 def find(driver: webdriver.Chrome, css: str) -> WebElement:

@@ -23,7 +23,8 @@ def test_an_admin_sees_health_and_new_requests_in_the_live_log(
         sign_in(browser, gateway.url, API_KEY)
         wait_for(browser, lambda: find(browser, "#pg-model").get_attribute("value") == "qwq-32b")
         tabs = browser.find_elements(By.CSS_SELECTOR, ".admin-only")
-        assert [t.text for t in tabs if t.is_displayed()] == ["Keys", "Usage", "Health", "Live log"]
+        wait_for(browser, lambda: all(t.is_displayed() for t in tabs))
+        assert [t.text for t in tabs] == ["Keys", "Usage", "Health", "Live log"]
 
         find(browser, "[data-page=health]").click()
         wait_for(browser, lambda: find(browser, "#health-summary").text == "Gateway ready")

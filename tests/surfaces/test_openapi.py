@@ -16,9 +16,9 @@ from worker.dialects.schemas import anthropic_violations, openai_violations, res
 from worker.surfaces.openapi import openapi_document
 
 SPEC = openapi_document(builtin_table(make_settings()))
-# The web console's pages, its price list and its live log (an endless event stream, which the contract
+# The web console's pages and its live log (an endless event stream, which the contract
 # fuzzer could not call) are described in docs/console.md and tested in tests/console/, not here.
-CONSOLE_PATHS = {"/", "/console", "/console/{name:path}", "/console/prices.json", "/admin/v1/requests/live"}
+CONSOLE_PATHS = {"/", "/console", "/console/{name:path}", "/admin/v1/requests/live"}
 
 
 def _refs(node: Any) -> list[str]:

@@ -5,11 +5,9 @@ import { $, el, say, copyText } from "./dom.js";
 
 let messages = [];        // the conversation so far, in OpenAI's message shape (the system prompt apart)
 let controller = null;    // the AbortController of the request under way
-let prices = new Map();   // model -> {input_per_m, output_per_m}
 
 export async function loadModels() {
-  const [models, priced] = await Promise.all([api("/v1/models"), api("/console/prices.json")]);
-  prices = new Map(priced.data.map((p) => [p.id, p]));
+  const models = await api("/v1/models");
   const select = $("#pg-model");
   const chosen = select.value;
   select.replaceChildren(...models.data.map((m) => el("option", { value: m.id, text: m.id })));
@@ -81,17 +79,12 @@ function showUser(text) {
   turnView("user").answer.textContent = text;
 }
 
-function costOf(model, usage) {
-  const price = prices.get(model);
-  if (!price) return null;
-  return (usage.prompt_tokens * price.input_per_m + usage.completion_tokens * price.output_per_m) / 1e6;
-}
-
-function showUsage(view, model, usage) {
+// The gateway prices each answer itself (`usage.estimated_cost`, at the answering target's prices).
+function showUsage(view, usage) {
   const reasoning = usage.completion_tokens_details?.reasoning_tokens;
-  const cost = costOf(model, usage);
+  const cost = usage.estimated_cost;
   view.usage.textContent = `${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion tokens`
-    + (reasoning ? ` (${reasoning} reasoning)` : "") + (cost === null ? "" : ` · $${cost.toFixed(6)}`);
+    + (reasoning ? ` (${reasoning} reasoning)` : "") + (typeof cost === "number" ? ` · $${cost.toFixed(6)}` : "");
 }
 
 function showToolCalls(view, calls) {
@@ -144,7 +137,7 @@ export async function run() {
       if (data === "[DONE]") return;
       const chunk = JSON.parse(data);
       if (chunk.error) throw new Error(chunk.error.message || String(chunk.error));
-      if (chunk.usage) showUsage(view, request.body.model, chunk.usage);
+      if (chunk.usage) showUsage(view, chunk.usage);
       const delta = chunk.choices?.[0]?.delta;
       if (!delta) return;
       if (delta.reasoning_content) {
