@@ -172,6 +172,7 @@ def test_the_live_log_streams_metadata_never_bodies_or_keys(
     chat, slug = events
     assert chat["id"] == before.headers["x-request-id"]
     assert chat["status"] == 200 and chat["model"] == "qwq-32b" and chat["surface"] == "openai"
+    assert chat["key_id"] == "static-2"  # the public id of the second of API_KEYS, never the key
     assert chat["prompt_tokens"] > 0 and chat["completion_tokens"] > 0
     expected = (chat["prompt_tokens"] * 0.66 + chat["completion_tokens"] * 1.00) / 1e6
     assert chat["cost_usd"] == pytest.approx(expected, abs=1e-8)
