@@ -122,10 +122,13 @@ def test_a_streamed_attempt_span_has_its_tokens_and_a_failed_one_its_error(
 
 def test_tracing_off_loads_nothing_of_opentelemetry() -> None:
     code = (
-        "import sys, httpx, asyncio\n"
-        "from tests.conftest import make_settings, AUTH\n"
+        # Not `tests.conftest`: the test harness imports redis-py, which loads OpenTelemetry itself.
+        "import sys, httpx, asyncio, pathlib, tempfile\n"
         "from worker.app import create_app\n"
-        "app = create_app(make_settings())\n"
+        "from worker.config.settings import load_settings\n"
+        "AUTH = {'Authorization': 'Bearer k'}\n"
+        "env = {'API_KEYS': 'k', 'DATA_DIR': tempfile.mkdtemp()}\n"
+        "app = create_app(load_settings(env, wrangler_toml=pathlib.Path('/nonexistent/wrangler.toml')))\n"
         "async def ask():\n"
         "    t = httpx.ASGITransport(app=app)\n"
         "    async with httpx.AsyncClient(transport=t, base_url='http://g') as c:\n"
