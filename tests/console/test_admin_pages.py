@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from tests.conftest import API_KEY
 from tests.console.browser import chromium, find, screenshot, sign_in, wait_for
 from tests.servers import LiveServer
-from worker.console.live import LiveLog
+from worker.console.live import LiveEndpoint
 
 USER_KEY = "user-key-for-console-tests"
 
@@ -51,9 +51,11 @@ def test_an_admin_sees_health_and_new_requests_in_the_live_log(
         assert secret not in page and USER_KEY not in page and API_KEY not in page
         screenshot(browser, "live-log")
 
-        # Leaving the page closes the stream: the gateway drops its subscriber.
+        # Leaving the page closes the stream: the gateway drops its subscriber, and with nobody watching
+        # the live log no longer hears requests at all.
+        starlette = gateway.app.app.app  # access log -> slug fast path -> the Starlette app
+        live_log = next(r.endpoint.live for r in starlette.routes if isinstance(r.endpoint, LiveEndpoint))
+        assert live_log.subscribers and live_log.sink in gateway.app.sinks
         find(browser, "[data-page=playground]").click()
-        live_log = next(
-            s.__self__ for s in gateway.app.sinks if isinstance(getattr(s, "__self__", None), LiveLog)
-        )
         wait_for(browser, lambda: not live_log.subscribers)
+        assert live_log.sink not in gateway.app.sinks

@@ -35,6 +35,9 @@ def test_create_a_key_use_it_revoke_it_and_see_its_usage_and_requests(
         assert secret not in line[0].text  # the secret is shown once, in its own box, never in the list
         screenshot(admin, "keys")
 
+        find(admin, "[data-page=live]").click()  # watching before the key is used
+        wait_for(admin, lambda: find(admin, "#live-status").text.startswith("Connected"))
+
         # The new key works in the playground (another browser: its own session storage).
         sign_in(user, gateway.url, secret)
         wait_for(user, lambda: find(user, "#pg-model").get_attribute("value") == "qwq-32b")
@@ -44,7 +47,6 @@ def test_create_a_key_use_it_revoke_it_and_see_its_usage_and_requests(
         wait_for(user, lambda: find(user, "#pg-status").text == "Done.")
 
         # Its request is in the live log (with the key's id, never its secret) and in the usage chart.
-        find(admin, "[data-page=live]").click()
         row = wait_for(
             admin,
             lambda: admin.find_elements(

@@ -147,24 +147,26 @@ def test_the_live_log_streams_metadata_never_bodies_or_keys(
 ) -> None:
     gateway = live_gateway_factory(api_keys=f"{API_KEY},{USER_KEY}")
     secret_text = "my secret question 12345"
-    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+    with (
+        httpx.Client(base_url=gateway.url, timeout=10) as http,
+        http.stream("GET", "/admin/v1/requests/live", headers=ADMIN) as live,
+    ):
+        assert live.status_code == 200
+        assert live.headers["content-type"] == "text/event-stream"
+        lines = live.iter_lines()
+        assert next(lines) == ": no requests yet"
         http.get("/console/app.js")  # the console's own files stay out of the log
         before = http.post(
             "/v1/chat/completions",
             headers=USER,
             json={"model": "qwq-32b", "messages": [{"role": "user", "content": secret_text}]},
         )
-        with http.stream("GET", "/admin/v1/requests/live", headers=ADMIN) as live:
-            assert live.status_code == 200
-            assert live.headers["content-type"] == "text/event-stream"
-            lines = live.iter_lines()
-            first = next(lines)
-            http.post("/qwq-32b", headers=USER, json={"prompt": secret_text, "stream": True})
-            seen = [first]
-            for line in lines:
-                seen.append(line)
-                if '"path":"/qwq-32b"' in line:
-                    break
+        http.post("/qwq-32b", headers=USER, json={"prompt": secret_text, "stream": True})
+        seen = []
+        for line in lines:
+            seen.append(line)
+            if '"path":"/qwq-32b"' in line:
+                break
     raw = "\n".join(seen)
     assert secret_text not in raw and USER_KEY not in raw and API_KEY not in raw and "/console/" not in raw
     events = [orjson.loads(line[6:]) for line in seen if line.startswith("data: ")]

@@ -1,6 +1,7 @@
 """The live request log: metadata of recently finished requests, streamed to admin pages over SSE.
 
-`LiveLog.sink` is a record sink (`worker.core.outcome`): called on the event loop after each answer,
+`LiveLog.sink` is a record sink (`worker.core.outcome`), registered only while a live page is open:
+called on the event loop after each answer,
 it turns the record into a small dictionary of figures and names (never a body, a header or a key),
 keeps the last `CAPACITY` in a ring buffer and puts it on each subscriber's bounded queue, dropping it
 for a subscriber that has fallen behind rather than waiting for one. `GET /admin/v1/requests/live`
@@ -19,7 +20,7 @@ import orjson
 
 from worker.console.admin_auth import require_admin
 from worker.core.errors import GatewayError
-from worker.core.outcome import RequestRecord
+from worker.core.outcome import RecordSink, RequestRecord
 from worker.observe.prices import Prices
 from worker.state import AppState
 from worker.web.asgi import Receive, Scope, Send, send_json
@@ -57,10 +58,22 @@ def entry_of(record: RequestRecord, prices: Prices) -> dict[str, Any]:
 
 
 class LiveLog:
-    def __init__(self, prices: Prices, capacity: int = CAPACITY) -> None:
+    def __init__(self, sinks: list[RecordSink], prices: Prices, capacity: int = CAPACITY) -> None:
+        self.sinks = sinks
         self.prices = prices
         self.recent: deque[bytes] = deque(maxlen=capacity)
         self.subscribers: set[asyncio.Queue[bytes]] = set()
+
+    def subscribe(self, queue: asyncio.Queue[bytes]) -> None:
+        """The sink is heard only while someone watches: with no live page open, requests cost nothing."""
+        self.subscribers.add(queue)
+        if self.sink not in self.sinks:
+            self.sinks.append(self.sink)
+
+    def unsubscribe(self, queue: asyncio.Queue[bytes]) -> None:
+        self.subscribers.discard(queue)
+        if not self.subscribers and self.sink in self.sinks:
+            self.sinks.remove(self.sink)
 
     def sink(self, record: RequestRecord) -> None:
         if record.path == "/" or record.path.startswith(_QUIET):
@@ -87,7 +100,7 @@ class LiveEndpoint:
             await send_json(send, error.status, body)
             return
         queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
-        self.live.subscribers.add(queue)
+        self.live.subscribe(queue)
         try:
             headers = [
                 (b"content-type", b"text/event-stream"),
@@ -99,7 +112,7 @@ class LiveEndpoint:
             await send({"type": "http.response.body", "body": backlog, "more_body": True})
             await self.pump(queue, receive, send)
         finally:
-            self.live.subscribers.discard(queue)
+            self.live.unsubscribe(queue)
 
     async def pump(self, queue: asyncio.Queue[bytes], receive: Receive, send: Send) -> None:
         """Forward events until the client leaves (its `http.disconnect` ends the stream)."""

@@ -11,8 +11,7 @@ from worker.state import AppState
 
 
 def console_routes(state: AppState) -> list[Route]:
-    live = LiveLog(Prices(state.table))
-    state.sinks.append(live.sink)
+    live = LiveLog(state.sinks, Prices(state.table))
     assets = StaticAssets()
     reads = ["GET", "HEAD"]
     return [
