@@ -12,5 +12,9 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["worker", "worker.*"]), "worker.schemas"],
     package_dir={"worker.schemas": "schemas"},
-    package_data={"worker": ["py.typed"], "worker.schemas": ["*.json"]},
+    package_data={
+        "worker": ["py.typed"],
+        "worker.schemas": ["*.json"],
+        "worker.console": ["static/*"],
+    },
 )

@@ -20,6 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from worker.config.settings import Settings, SettingsError, load_settings
+from worker.console.cors import CorsMiddleware
+from worker.console.routes import console_routes
 from worker.core.errors import Unauthorized
 from worker.observe import hooks
 from worker.observe.jsonlog import JsonFormatter
@@ -188,6 +190,7 @@ def create_app(settings: Settings | None = None, ai_binding: Any = None) -> Acce
             Route("/metrics", get_only(metrics_page), methods=ALL_METHODS),
             *admin_routes(state),
             *surface_routes(state),
+            *console_routes(state),
             Route("/{slug}", slug_endpoint, methods=["POST"]),
         ],
         lifespan=lifespan,
@@ -212,6 +215,8 @@ def create_app(settings: Settings | None = None, ai_binding: Any = None) -> Acce
     inner: Any = SlugFastPath(app, slug_endpoint, other_paths, fixed)
     if tracing is not None:
         inner = tracing.middleware(inner, record_of)
+    if settings.cors_origins:  # not installed at all by default: no cost, and no cross-origin access
+        inner = CorsMiddleware(inner, settings.cors_origins)
     return AccessLogMiddleware(inner, state.sinks)
 
 

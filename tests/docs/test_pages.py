@@ -32,6 +32,7 @@ EXPECTED_DOCS = {
     "claude-code.md",
     "clients.md",
     "configuration.md",
+    "console.md",
     "deploying.md",
     "errors.md",
     "keys.md",

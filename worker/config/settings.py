@@ -174,6 +174,11 @@ class Settings:
         "(`reasoning_content` / `reasoning` field) or `hidden`; per request: `?reasoning=` or "
         "`X-Reasoning-Mode`.",
     )
+    cors_origins: tuple[str, ...] = _setting(
+        (),
+        "Comma-separated origins (`https://app.example.com`, or `*`) whose browser pages may call the API; "
+        "none by default. The console, served by the gateway itself, needs none.",
+    )
     simulator_token_delay: float = _setting(0.0, "Simulator: seconds between streamed tokens (its pace).")
     simulator_reasoning_field: bool = _setting(
         False,

@@ -1,0 +1,88 @@
+"""The console's key and usage pages in headless Chromium, on the real admin API and state store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from selenium.webdriver.common.by import By
+
+from tests.conftest import API_KEY
+from tests.console.browser import chromium, find, screenshot, sign_in, wait_for
+from tests.servers import LiveServer
+
+
+def test_create_a_key_use_it_revoke_it_and_see_its_usage_and_requests(
+    live_gateway_factory: Callable[..., LiveServer],
+) -> None:
+    gateway = live_gateway_factory()
+    with chromium() as admin, chromium() as user:
+        sign_in(admin, gateway.url, API_KEY)
+        wait_for(admin, lambda: find(admin, "#pg-model").get_attribute("value") == "qwq-32b")
+        find(admin, "[data-page=keys]").click()
+        find(admin, "#key-name").send_keys("console test")
+        find(admin, "#key-rpm").send_keys("60")
+        find(admin, "#key-budget").send_keys("5")
+        find(admin, "#key-period").send_keys("day")
+        find(admin, "#key-form button[type=submit]").click()
+        secret = wait_for(admin, lambda: find(admin, "#key-secret-text").get_attribute("value"))
+        assert isinstance(secret, str) and len(secret) > 20
+        line = wait_for(admin, lambda: admin.find_elements(By.XPATH, "//td[text()='console test']/.."))
+        assert isinstance(line, list)
+        key_id = line[0].get_attribute("data-key-id")
+        assert (
+            key_id and "60 rpm" in line[0].text and "$5 per day" in line[0].text and "active" in line[0].text
+        )
+        assert secret not in line[0].text  # the secret is shown once, in its own box, never in the list
+        screenshot(admin, "keys")
+
+        find(admin, "[data-page=live]").click()  # watching before the key is used
+        wait_for(admin, lambda: find(admin, "#live-status").text.startswith("Connected"))
+
+        # The new key works in the playground (another browser: its own session storage).
+        sign_in(user, gateway.url, secret)
+        wait_for(user, lambda: find(user, "#pg-model").get_attribute("value") == "qwq-32b")
+        assert [t.is_displayed() for t in user.find_elements(By.CSS_SELECTOR, ".admin-only")] == [False] * 4
+        find(user, "#pg-message").send_keys("Hello from a managed key")
+        find(user, "#pg-send").click()
+        wait_for(user, lambda: find(user, "#pg-status").text == "Done.")
+
+        # Its request is in the live log (with the key's id, never its secret) and in the usage chart.
+        row = wait_for(
+            admin,
+            lambda: admin.find_elements(
+                By.XPATH, f"//table[@id='live-table']/tbody/tr[td[text()='{key_id}']]"
+            ),
+        )
+        assert isinstance(row, list) and "/v1/chat/completions" in row[0].text
+        assert secret not in admin.page_source
+        find(admin, "[data-page=usage]").click()
+        find(admin, "#usage-group").send_keys("key")
+        find(admin, "#usage-form button[type=submit]").click()
+        usage = wait_for(
+            admin,
+            lambda: admin.find_elements(
+                By.XPATH, f"//table[@id='usage-table']/tbody/tr[td[text()='{key_id}']]"
+            ),
+        )
+        assert isinstance(usage, list)
+        cells = [c.text for c in usage[0].find_elements(By.TAG_NAME, "td")]
+        assert cells[1] == "1" and int(cells[3]) > 0 and int(cells[4]) > 0
+        painted = admin.execute_script(
+            "const c = document.querySelector('#usage-tokens');"
+            "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;"
+        )
+        assert isinstance(painted, int) and painted > 500  # bars and labels were drawn
+        screenshot(admin, "usage")
+
+        # Revoked: the playground shows the 401.
+        find(admin, "[data-page=keys]").click()
+        row_text = f"return document.querySelector(`tr[data-key-id='{key_id}']`)?.textContent || ''"
+        wait_for(admin, lambda: "active" in admin.execute_script(row_text))
+        # Clicked from script: the list may be redrawn between finding the button and clicking it.
+        admin.execute_script(f"document.querySelector(`tr[data-key-id='{key_id}'] button`).click()")
+        wait_for(admin, lambda: "revoked" in admin.execute_script(row_text))
+        find(user, "#pg-message").send_keys("Am I still allowed?")
+        find(user, "#pg-send").click()
+        wait_for(user, lambda: find(user, "#pg-error").text.startswith("401"))
+        assert "the key is not valid; sign in again" in find(user, "#pg-error").text
