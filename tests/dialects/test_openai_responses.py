@@ -364,3 +364,45 @@ def test_an_answer_cut_while_reasoning_has_incomplete_reasoning() -> None:
     out = stream(call, [ReasoningDelta("Hm"), Finish("length"), UsageEvent(Usage(1, 2))])
     assert out[-1]["response"]["output"] == whole["output"]
     assert [item["status"] for item in whole["output"]] == ["incomplete", "incomplete"]
+
+
+def test_with_a_store_a_response_is_stored_unless_store_is_false() -> None:
+    body = {"model": "qwq-32b", "input": "hi"}
+    assert openai_responses.parse_request(body, TABLE, can_store=True).store is True
+    stored = openai_responses.parse_request({**body, "store": True}, TABLE, can_store=True)
+    assert stored.store is True and "store" not in stored.ignored
+    assert openai_responses.parse_request({**body, "store": False}, TABLE, can_store=True).store is False
+    assert parse(store=True).store is False and "store" in parse(store=True).ignored  # no store
+
+
+def test_a_stored_conversation_comes_before_the_input_and_its_instructions_do_not() -> None:
+    history: list[dict[str, Any]] = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Name a colour."}]},
+        {"type": "reasoning", "id": "rs_1", "summary": [], "content": []},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Red."}]},
+    ]
+    body = {"model": "qwq-32b", "input": "And another?", "previous_response_id": "resp_1"}
+    call = openai_responses.parse_request(body, TABLE, True, history)
+    assert [(m.role, m.content) for m in call.request.messages] == [
+        ("user", (TextPart("Name a colour."),)),
+        ("assistant", "Red."),
+        ("user", (TextPart("And another?"),)),
+    ]
+    answer = openai_responses.render_response(Completion("Blue.", "", (), None, "stop"), call, "r1")
+    assert answer["previous_response_id"] == "resp_1" and answer["store"] is True
+
+
+def test_a_stream_settles_its_response_before_writing_completed() -> None:
+    encoder = ResponsesStreamEncoder(
+        openai_responses.parse_request(
+            {"model": "qwq-32b", "input": "hi", "stream": True}, TABLE, can_store=True
+        ),
+        "r1",
+    )
+    encoder.encode(TextDelta("Hello"))
+    encoder.encode(Finish("stop"))
+    response = encoder.settle(UsageEvent(Usage(1, 1)))
+    assert response["output"][0]["content"][0]["text"] == "Hello" and response["store"] is True
+    response["store"] = False  # what the surface does when the write failed
+    completed = orjson.loads(encoder.encode(UsageEvent(Usage(1, 1))).split(b"data: ")[-1])
+    assert completed["type"] == "response.completed" and completed["response"]["store"] is False

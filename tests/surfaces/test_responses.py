@@ -49,19 +49,21 @@ async def test_plain_answer(client: httpx.AsyncClient) -> None:
     assert usage["output_tokens_details"]["reasoning_tokens"] > 0
 
 
-async def test_store_true_is_served_not_stored_and_said_so(client: httpx.AsyncClient) -> None:
+async def test_store_true_is_stored_and_said_so(client: httpx.AsyncClient) -> None:
     r = await ask(client, input="hi", store=True, metadata={"k": "v"})
-    assert r.status_code == 200 and r.json()["store"] is False
-    assert r.headers["x-gateway-ignored-fields"] == "metadata, store"
+    assert r.status_code == 200 and r.json()["store"] is True
+    assert r.headers["x-gateway-ignored-fields"] == "metadata"
     assert r.json()["metadata"] == {"k": "v"}
+    kept = await client.get(f"/v1/responses/{r.json()['id']}", headers=AUTH)
+    assert kept.status_code == 200 and kept.json() == r.json()
 
 
-async def test_stored_responses_are_not_found(client: httpx.AsyncClient) -> None:
+async def test_unknown_stored_responses_are_not_found(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/responses/resp_123", headers=AUTH)
     assert r.status_code == 404
     error = r.json()["error"]
     assert error["code"] == "response_not_found" and error["type"] == "invalid_request_error"
-    assert "does not store responses" in error["message"] and "resp_123" in error["message"]
+    assert error["message"] == "Response with id 'resp_123' not found."
     r = await client.get("/v1/responses/resp_123")
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
 
@@ -71,6 +73,7 @@ async def test_previous_response_id_is_refused(client: httpx.AsyncClient) -> Non
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "previous_response_id"
     assert r.json()["error"]["type"] == "invalid_request_error"
+    assert r.json()["error"]["code"] == "previous_response_not_found"
 
 
 async def test_unknown_field_and_bad_values_in_openai_shape(client: httpx.AsyncClient) -> None:

@@ -150,6 +150,15 @@ class Settings:
         "Seconds open requests get after SIGTERM before they are ended (streams with a `shutting_down` "
         "error event, others with a 503).",
     )
+    responses_ttl: float = _setting(
+        30 * 86400.0,
+        "Seconds a stored Responses API response is kept (`store`, `previous_response_id`).",
+    )
+    responses_max_bytes: int = _setting(
+        1024 * 1024,
+        "Largest stored Responses API response (its conversation and output, as JSON); a larger one is "
+        'answered with `"store": false` and not kept.',
+    )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
     log_format: str = _setting(
         "text",

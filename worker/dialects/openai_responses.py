@@ -7,8 +7,10 @@ items become tool turns. `reasoning` items a client sends back are dropped: QwQ'
 part of its prompt on later turns. Built-in tool kinds (`web_search`, Codex's `namespace` groups...)
 are accepted and left out, named in `X-Gateway-Ignored-Fields`, so that a client offering them works.
 
-The gateway keeps no responses: `previous_response_id` is refused (the client must send the whole
-conversation) and every answer says `"store": false`.
+A response is stored (`store` true or omitted, as OpenAI's default) when the gateway has a state store;
+`previous_response_id` then continues a stored conversation: its items come before `input` (the
+surface loads them, `worker.surfaces.stored`). Without a store, `previous_response_id` is refused and
+every answer says `"store": false`.
 
 Rendering a whole answer is here; the typed event stream is `worker.dialects.openai_responses_stream`.
 """
@@ -16,7 +18,7 @@ Rendering a whole answer is here; the typed event stream is `worker.dialects.ope
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +78,7 @@ class ResponsesCall:
     body: Mapping[str, Any]  # the request as sent: the answer echoes its settings, as OpenAI's does
     summary: bool  # whether the reasoning is also given as `summary` (the client asked for a summary)
     ignored: tuple[str, ...]
+    store: bool = False  # whether this response is to be stored
 
     @property
     def model(self) -> str:
@@ -160,9 +163,9 @@ def _embedded_schemas(body: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return found
 
 
-def _ignored(body: Mapping[str, Any]) -> tuple[str, ...]:
+def _ignored(body: Mapping[str, Any], can_store: bool) -> tuple[str, ...]:
     names = [name for name in IGNORED_FIELDS if body.get(name) not in (None, False, [], {})]
-    if body.get("store") is True:  # stored responses are not kept: said here and in the answer
+    if body.get("store") is True and not can_store:  # no state store: said here and in the answer
         names.append("store")
     if (body.get("reasoning") or {}).get("effort") is not None:
         names.append("reasoning.effort")
@@ -173,7 +176,13 @@ def _ignored(body: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _check(body: Any) -> None:
+class PreviousResponseNotFound(BadRequest):
+    """OpenAI's answer to a `previous_response_id` it does not hold (a 400, not a 404)."""
+
+    code = "previous_response_not_found"
+
+
+def _check(body: Any, can_store: bool) -> None:
     if isinstance(body, dict):
         unknown = sorted(name for name in body if name not in KNOWN_FIELDS)
         if unknown:
@@ -181,16 +190,27 @@ def _check(body: Any) -> None:
     violations = responses_violations(body) or embedded_schema_violations(_embedded_schemas(body))
     if violations:
         raise BadRequest(f"Invalid request: {summary(violations)}", violations)
-    if body.get("previous_response_id") is not None:
-        raise BadRequest(
-            "This gateway does not store responses, so 'previous_response_id' cannot refer to one: "
-            "send the whole conversation in 'input' instead",
+    if body.get("previous_response_id") is not None and not can_store:
+        raise PreviousResponseNotFound(
+            "This gateway does not store responses (it runs without a state store), so "
+            "'previous_response_id' cannot refer to one: send the whole conversation in 'input' instead",
             {"param": "previous_response_id"},
         )
 
 
-def parse_request(body: Any, table: ModelTable) -> ResponsesCall:
-    _check(body)
+def input_items(raw: Any) -> list[dict[str, Any]]:
+    """`input` as a list of items (a string is one user message), the form a stored response keeps."""
+    if isinstance(raw, str):
+        return [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": raw}]}]
+    return [dict(item) for item in raw]
+
+
+def parse_request(
+    body: Any, table: ModelTable, can_store: bool = False, history: Sequence[Mapping[str, Any]] = ()
+) -> ResponsesCall:
+    """`can_store`: the gateway has a state store; `history`: the items of the stored conversation
+    `previous_response_id` continues (its instructions are not carried over, as OpenAI does)."""
+    _check(body, can_store)
     entry = resolve_model(table, body["model"])
     tools = tuple(
         ToolSpec(t["name"], t.get("description") or "", t.get("parameters") or EMPTY_PARAMETERS)
@@ -199,7 +219,7 @@ def parse_request(body: Any, table: ModelTable) -> ResponsesCall:
     )
     instructions = body.get("instructions")
     turns = [Message("system", instructions)] if instructions else []
-    turns.extend(_turns(body["input"]))
+    turns.extend(_turns([*history, *input_items(body["input"])] if history else body["input"]))
     if not turns:
         raise BadRequest("'input' holds no message", {"param": "input"})
     max_tokens = body.get("max_output_tokens")
@@ -222,7 +242,8 @@ def parse_request(body: Any, table: ModelTable) -> ResponsesCall:
         user=body.get("user") or body.get("safety_identifier"),
     )
     wants_summary = (reasoning.get("summary") or reasoning.get("generate_summary")) in SUMMARY_MODES
-    return ResponsesCall(request, entry, body, wants_summary, _ignored(body))
+    store = can_store and body.get("store") is not False
+    return ResponsesCall(request, entry, body, wants_summary, _ignored(body, can_store), store)
 
 
 # --- rendering ------------------------------------------------------------------------------------
@@ -274,9 +295,9 @@ def response_object(call: ResponsesCall, request_id: str, created_at: int) -> di
         "model": call.model,
         "output": [],
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": None,
+        "previous_response_id": body.get("previous_response_id"),
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-        "store": False,
+        "store": call.store,
         "temperature": body.get("temperature"),
         "text": {"format": text_format},
         "tool_choice": body.get("tool_choice", "auto"),

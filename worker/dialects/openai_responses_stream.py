@@ -57,7 +57,9 @@ class ResponsesStreamEncoder:
 
     __slots__ = (
         "_call",
+        "_final",
         "_finish",
+        "_held",
         "_index",
         "_kind",
         "_output",
@@ -81,6 +83,8 @@ class ResponsesStreamEncoder:
         self._parts: list[str] = []  # its text (or arguments) so far
         self._pending: ToolCall | None = None  # the open function call's id and name
         self._finish: FinishReason = "stop"
+        self._final: dict[str, Any] | None = None  # the finished response, once `settle` made it
+        self._held = b""  # events `settle` produced, sent with `response.completed`
 
     # --- framing ---
 
@@ -227,17 +231,24 @@ class ResponsesStreamEncoder:
             out += self._close(status)
         return out
 
-    def _complete(self, usage: UsageEvent) -> bytes:
-        out = self._close()
+    def settle(self, usage: UsageEvent) -> dict[str, Any]:
+        """The finished response, made before its `response.completed` is written, so that the surface
+        can store it first and say in that event whether it did (`"store"`)."""
+        self._held += self._close()
         status, incomplete = status_of(self._finish)
-        response = {
+        self._final = {
             **self._response,
             "status": status,
             "incomplete_details": incomplete,
             "output": self._output,
             "usage": usage_object(usage.usage),
         }
-        kind = "response.completed" if status == "completed" else "response.incomplete"
+        return self._final
+
+    def _complete(self, usage: UsageEvent) -> bytes:
+        response = self._final or self.settle(usage)
+        out, self._held = self._held, b""
+        kind = "response.completed" if response["status"] == "completed" else "response.incomplete"
         return out + self._event(kind, {"response": response})
 
     def error_event(self, error: GatewayError) -> bytes:

@@ -1,10 +1,12 @@
-"""The state store: managed keys and hourly usage sums, kept in SQLite or Redis (one protocol, two homes).
+"""The state store: managed keys, usage sums, stored responses; in SQLite or Redis (one protocol, two homes).
 
 A key is one JSON document (`KeyRecord.to_json`), the same in both stores, plus its last-used time kept
 apart so that accounting never rewrites the document. Every change to a key bumps a store-wide version
 number that each gateway process polls (`worker.store.keycache`): that is how a revocation reaches every
 process and replica within a second. Usage is kept as sums per hour, key, model, target, surface
 (`UsageDelta`), added to in batches by `worker.store.recorder`; queries add those sums up further.
+A stored Responses API response is one opaque document with its owner's key id and an expiry time
+(`worker.surfaces.stored`).
 """
 
 from __future__ import annotations
@@ -176,6 +178,19 @@ class Store(Protocol):
 
     async def usage_sums(self, query: UsageQuery) -> list[tuple[Group, dict[str, float]]]:
         """The stored sums the query may need (filtered at least by time), for `summarize`."""
+        ...
+
+    async def put_response(self, response_id: str, key_id: str, document: bytes, ttl: float) -> bool:
+        """Keep a stored Responses API response for `ttl` seconds; False (nothing written) when that id
+        is already held, unexpired, by another key (ids follow client-chosen `X-Request-Id`s)."""
+        ...
+
+    async def get_response(self, response_id: str, key_id: str) -> bytes | None:
+        """The document, or None when it is absent, expired or another key's."""
+        ...
+
+    async def delete_response(self, response_id: str, key_id: str) -> bool:
+        """Delete the key's own response; False when there was none to delete."""
         ...
 
     async def aclose(self) -> None: ...

@@ -3,7 +3,8 @@
 Layout (all names under `qwq:`): `key:<id>` holds a key's JSON document, the sorted set `keys` their
 ids by creation time, the hash `keys:last_used` last-used times, and `keys:version` the counter every
 process polls. Usage sums live in one hash per group, `usage:<group as JSON>`, indexed by hour in the
-sorted set `usage`. A batch is one MULTI/EXEC transaction of HINCRBY/HINCRBYFLOAT, so concurrent
+sorted set `usage`. A stored response is the hash `response:<id>` (owner, document) that Redis
+expires by itself. A batch is one MULTI/EXEC transaction of HINCRBY/HINCRBYFLOAT, so concurrent
 replicas add up correctly and a batch is either wholly counted or not at all.
 """
 
@@ -50,6 +51,24 @@ def _text(value: object) -> str:
 
 def _key(key_id: str) -> str:
     return f"{NS}key:{key_id}"
+
+
+def _response(response_id: str) -> str:
+    return f"{NS}response:{response_id}"
+
+
+# Written only if absent or already the same key's; Redis expires it (PEXPIRE), so nothing sweeps.
+PUT_RESPONSE = """
+local owner = redis.call('HGET', KEYS[1], 'key_id')
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'key_id', ARGV[1], 'data', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+DELETE_RESPONSE = """
+if redis.call('HGET', KEYS[1], 'key_id') ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
 
 
 class RedisStore:
@@ -163,6 +182,28 @@ class RedisStore:
             ]
 
         return await self._run(read)
+
+    async def put_response(self, response_id: str, key_id: str, document: bytes, ttl: float) -> bool:
+        async def write(r: aredis.Redis) -> bool:
+            done = await r.eval(PUT_RESPONSE, 1, _response(response_id), key_id, document, int(ttl * 1000))
+            return bool(done)
+
+        return await self._run(write)
+
+    async def get_response(self, response_id: str, key_id: str) -> bytes | None:
+        async def read(r: aredis.Redis) -> bytes | None:
+            owner, data = await r.hmget(_response(response_id), ["key_id", "data"])
+            if data is None or owner is None or _text(owner) != key_id:
+                return None
+            return data if isinstance(data, bytes) else str(data).encode()
+
+        return await self._run(read)
+
+    async def delete_response(self, response_id: str, key_id: str) -> bool:
+        async def write(r: aredis.Redis) -> bool:
+            return bool(await r.eval(DELETE_RESPONSE, 1, _response(response_id), key_id))
+
+        return await self._run(write)
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,10 @@ CREATE TABLE IF NOT EXISTS usage (
     PRIMARY KEY (hour, key_id, model, target, surface)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS usage_by_key ON usage (key_id, hour);
+CREATE TABLE IF NOT EXISTS responses (
+    id TEXT PRIMARY KEY, key_id TEXT NOT NULL, expires_at REAL NOT NULL, data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_at);
 """
 
 _COLUMNS = ", ".join(USAGE_COUNTERS)
@@ -155,6 +160,48 @@ class SQLiteStore:
             ]
 
         return await self._run(read)
+
+    async def put_response(self, response_id: str, key_id: str, document: bytes, ttl: float) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            now = time.time()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # Expired rows go as new ones come (one indexed range delete): no sweeper to run.
+                db.execute("DELETE FROM responses WHERE expires_at <= ?", (now,))
+                changed = db.execute(
+                    "INSERT INTO responses (id, key_id, expires_at, data) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data "
+                    "WHERE responses.key_id = excluded.key_id",
+                    (response_id, key_id, now + ttl, document),
+                ).rowcount
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return bool(changed)
+
+        return await self._run(write)
+
+    async def get_response(self, response_id: str, key_id: str) -> bytes | None:
+        def read(db: sqlite3.Connection) -> bytes | None:
+            row = db.execute(
+                "SELECT data FROM responses WHERE id = ? AND key_id = ? AND expires_at > ?",
+                (response_id, key_id, time.time()),
+            ).fetchone()
+            return None if row is None else bytes(row[0])
+
+        return await self._run(read)
+
+    async def delete_response(self, response_id: str, key_id: str) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            return bool(
+                db.execute(
+                    "DELETE FROM responses WHERE id = ? AND key_id = ? AND expires_at > ?",
+                    (response_id, key_id, time.time()),
+                ).rowcount
+            )
+
+        return await self._run(write)
 
     async def aclose(self) -> None:
         await self._run(lambda db: db.close())

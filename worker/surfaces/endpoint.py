@@ -14,7 +14,7 @@ as a dialect plugged into `DialectEndpoint`; `routes` puts them on their paths.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -62,6 +62,11 @@ class Call:
     error_event: Callable[[GatewayError], bytes] | None = None
     """The stream's failure event when it depends on the stream so far (the Responses API repeats the
     response's id and numbering); the dialect's `error_event` otherwise."""
+    prepare: Callable[[Identity], Awaitable[Call]] | None = None
+    """Work on the event loop once the key may use the model, before anything goes upstream; gives the
+    call to make (the Responses API loads a stored conversation and binds the key that owns it)."""
+    settle: Callable[[Completion, str], Awaitable[bytes]] | None = None
+    """`render` that must await something before the answer is sent (storing the response)."""
 
     def answer_headers(self) -> list[tuple[bytes, bytes]]:
         if not self.ignored:
@@ -162,6 +167,10 @@ class DialectEndpoint:
             record.request = call.request
         if not identity.may_use(call.entry.slug):
             raise Forbidden(f"This API key may not use the model '{call.entry.slug}'")
+        if call.prepare is not None:
+            call = await call.prepare(identity)
+            if record is not None:
+                record.request = call.request
         async with DisconnectGuard(receive):
             events = state.router.events(call.request, call.entry, record)
             if call.wrap is not None:
@@ -192,7 +201,11 @@ class DialectEndpoint:
                     completion = replace(completion, usage=priced(state, record, completion.usage))
                 record.usage = completion.usage
                 record.finish_reason = completion.finish_reason
-            await send_json(send, 200, call.render(completion, request_id), call.answer_headers())
+            if call.settle is not None:
+                answer = await call.settle(completion, request_id)
+            else:
+                answer = call.render(completion, request_id)
+            await send_json(send, 200, answer, call.answer_headers())
 
 
 def _recorded(

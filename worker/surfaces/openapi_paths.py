@@ -207,8 +207,8 @@ ANTHROPIC_ERROR: dict[str, Any] = {
 
 RESPONSES_ANSWER: dict[str, Any] = {
     "type": "object",
-    "description": "A response (never stored: `store` is always false). Streamed as typed events ending in "
-    "`response.completed`, `response.incomplete` or `response.failed`, each carrying this object.",
+    "description": "A response (`store` says whether it was kept: docs/responses.md). Streamed as typed "
+    "events ending in `response.completed`, `response.incomplete` or `response.failed`, each carrying it.",
     "required": ["id", "object", "created_at", "status", "model", "output", "usage", "incomplete_details"],
     "properties": {
         "id": {"type": "string", "pattern": "^resp_"},
@@ -216,7 +216,7 @@ RESPONSES_ANSWER: dict[str, Any] = {
         "created_at": {"type": "integer"},
         "status": {"enum": ["completed", "incomplete", "failed", "in_progress"]},
         "model": {"type": "string"},
-        "store": {"const": False},
+        "store": {"type": "boolean"},
         "output": {
             "type": "array",
             "items": {
@@ -252,7 +252,7 @@ RESPONSES_ANSWER: dict[str, Any] = {
 def _responses_operations(names: list[str]) -> dict[str, Any]:
     create = {
         "operationId": "createResponse",
-        "summary": "OpenAI Responses API (reasoning as a `reasoning` item; nothing is stored)",
+        "summary": "OpenAI Responses API (reasoning as a `reasoning` item; stored unless `store` is false)",
         "security": [{"bearer": []}],
         "requestBody": _body("OpenAIResponsesRequest", names),
         "responses": {
@@ -261,25 +261,66 @@ def _responses_operations(names: list[str]) -> dict[str, Any]:
                 "OpenAIError",
                 {
                     "400": "Invalid request (param names the field), an unknown parameter, or "
-                    "previous_response_id (responses are not stored)",
+                    "`previous_response_not_found`",
                     "404": "No such model",
+                    "503": "The state store holding `previous_response_id` cannot be reached",
                     "504": "The upstream did not answer in time",
                     **COMMON_ERRORS,
                 },
             ),
         },
     }
-    retrieve = {
-        "operationId": "retrieveResponse",
-        "summary": "Always 404 `response_not_found`: the gateway does not store responses",
-        "security": [{"bearer": []}],
-        "parameters": [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {
-            "401": _json("Missing or invalid API key", "OpenAIError"),
-            "404": _json("No stored response (none ever is)", "OpenAIError"),
-        },
-    }
-    return {"/v1/responses": {"post": create}, "/v1/responses/{response_id}": {"get": retrieve}}
+    path: dict[str, dict[str, Any]] = {"/v1/responses": {"post": create}}
+    ident: list[dict[str, Any]] = [
+        {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    query: list[dict[str, Any]] = [
+        {"name": "order", "in": "query", "schema": {"enum": ["asc", "desc"]}},
+        {"name": "limit", "in": "query", "schema": {"type": "string"}},
+        {"name": "after", "in": "query", "schema": {"type": "string"}},
+    ]
+    operations = (
+        ("/v1/responses/{response_id}", "get", "retrieveResponse", "A stored response", RESPONSES_ANSWER),
+        ("/v1/responses/{response_id}", "delete", "deleteResponse", "Delete a stored response", DELETED),
+        ("/v1/responses/{response_id}/input_items", "get", "listInputItems", "Its input items", ITEMS),
+    )
+    for where, method, operation, summary, schema in operations:
+        path.setdefault(where, {})[method] = {
+            "operationId": operation,
+            "summary": f"{summary} (the key's own; 404 `response_not_found` otherwise)",
+            "security": [{"bearer": []}],
+            "parameters": ident + (query if operation == "listInputItems" else []),
+            "responses": {
+                "200": {"description": summary, "content": {"application/json": {"schema": schema}}},
+                **_errors(
+                    "OpenAIError",
+                    {
+                        "401": "Missing or invalid API key",
+                        "404": "No stored response with that id for this key",
+                        "503": "The state store cannot be reached",
+                    },
+                ),
+            },
+        }
+    return path
+
+
+DELETED: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "object", "deleted"],
+    "properties": {"id": {"type": "string"}, "object": {"const": "response"}, "deleted": {"const": True}},
+}
+ITEMS: dict[str, Any] = {
+    "type": "object",
+    "required": ["object", "data", "first_id", "last_id", "has_more"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": {"type": "object"}},
+        "first_id": {"type": ["string", "null"]},
+        "last_id": {"type": ["string", "null"]},
+        "has_more": {"type": "boolean"},
+    },
+}
 
 
 # A path under a surface that no route serves answers 404 in that surface's shape (worker.surfaces.routes).

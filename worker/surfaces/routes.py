@@ -24,6 +24,7 @@ def surface_routes(state: AppState) -> list[Route]:
     """The Cloudflare REST, OpenAI and Anthropic surfaces (see `worker.surfaces.routes`); before `/{slug}`."""
     chat = DialectEndpoint(state, OpenAIChatDialect())
     models = ModelsEndpoint(state)
+    stored = StoredResponseEndpoint(state)
     accounts = "/client/v4/accounts/{account_id}/ai"
     return [
         Route(
@@ -41,7 +42,8 @@ def surface_routes(state: AppState) -> list[Route]:
         Route("/v1/messages", DialectEndpoint(state, AnthropicDialect()), methods=["POST"]),
         Route("/v1/messages/count_tokens", CountTokensEndpoint(state), methods=["POST"]),
         Route("/v1/responses", DialectEndpoint(state, ResponsesDialect()), methods=["POST"]),
-        Route("/v1/responses/{response_id}", StoredResponseEndpoint(state), methods=["GET"]),
+        Route("/v1/responses/{response_id}", stored, methods=["GET", "DELETE"]),
+        Route("/v1/responses/{response_id}/input_items", stored, methods=["GET"]),
     ]
 
 
