@@ -15,9 +15,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import httpx
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from scripts.worker_bundle import stage
 
@@ -162,3 +165,42 @@ def test_the_bundle_serves_with_only_what_pyodide_has(tmp_path: Path) -> None:
     # The server's packages the gateway reached for, and did without (each import guarded).
     assert {"jsonschema_rs", "socksio", "prometheus_client"} <= set(result["refused"]), result["refused"]
     assert not loaded & ABSENT
+
+
+# Distributions in Pyodide 0.28.3's pyodide-lock.json, and the pure-Python ones pywrangler installs from
+# PyPI as they are (one py3-none-any wheel each).
+PYODIDE_DISTRIBUTIONS = {"orjson", "jsonschema", "httpx", "aiohttp"}
+PURE_PYTHON = {"starlette", "socksio"}
+# What pywrangler's resolver (`uv pip compile` for cpython-3.13.2-emscripten-wasm32-musl) evaluates.
+PYODIDE_MARKERS = {
+    "sys_platform": "emscripten",
+    "platform_system": "Emscripten",
+    "platform_machine": "wasm32",
+    "os_name": "posix",
+    "python_version": "3.13",
+    "python_full_version": "3.13.2",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+
+
+def test_the_worker_declares_only_what_pyodide_can_install() -> None:
+    """pyproject.toml is the Worker's dependency list too (pywrangler reads `[project.dependencies]`): in
+    Pyodide its markers leave exactly the server-only packages out, and a server install keeps them."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    requirements = [Requirement(line) for line in project["project"]["dependencies"]]
+
+    def wanted(environment: dict[str, str]) -> set[str]:
+        return {
+            canonicalize_name(r.name)
+            for r in requirements
+            if r.marker is None or r.marker.evaluate({**environment, "extra": ""})
+        }
+
+    in_worker = wanted(PYODIDE_MARKERS)
+    assert in_worker == PYODIDE_DISTRIBUTIONS | {"starlette"}, in_worker
+    socks = {extra for r in requirements if r.name == "httpx" for extra in r.extras}
+    assert socks == {"socks"} and "socksio" in PURE_PYTHON  # httpx[socks] brings socksio, pure Python
+    on_server = wanted({**PYODIDE_MARKERS, "sys_platform": "linux", "platform_system": "Linux"})
+    assert on_server - in_worker == {"uvicorn", "jsonschema-rs", "prometheus-client", "redis"}
+    assert project["dependency-groups"]["worker"] == ["workers-py==1.17.9"]
