@@ -7,8 +7,10 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -52,21 +54,26 @@ def test_two_workers_serve_one_port_and_stop_together() -> None:
     assert "Traceback" not in out
 
 
+def manage(env: dict[str, str], *args: str) -> Any:
+    """`qwq-gateway keys ...` / `usage` on the state store `env` names; its JSON answer."""
+    done = subprocess.run(
+        [sys.executable, "-m", "worker", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return orjson.loads(done.stdout)
+
+
+def metric_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("qwq-gateway-metrics-*"))
+
+
 def test_two_workers_count_every_request_in_usage_and_metrics(tmp_path: Path) -> None:
     """Both workers write usage to the one SQLite file and count into the one /metrics: every request
     is in each, whichever worker answered it."""
     state = tmp_path / "state.db"
     store_env = clean_env(WRANGLER_TOML=str(NO_WRANGLER), STATE_URL=f"sqlite:///{state}")
-    made = subprocess.run(
-        [sys.executable, "-m", "worker", "keys", "create", "--name", "both", "--role", "user"],
-        env=store_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert made.returncode == 0, made.stderr
-    key = orjson.loads(made.stdout)["key"]
-    port = free_port()
+    key = manage(store_env, "keys", "create", "--name", "both", "--role", "user")["key"]
+    port, before = free_port(), metric_dirs()
     process = subprocess.Popen(
         [sys.executable, "-m", "worker", "--port", str(port), "--workers", "2"],
         # Slow answers, sent 8 at a time: both workers take some.
@@ -84,6 +91,9 @@ def test_two_workers_count_every_request_in_usage_and_metrics(tmp_path: Path) ->
 
         with ThreadPoolExecutor(8) as pool:
             assert set(pool.map(ask, range(39))) == {200}
+        (directory,) = metric_dirs() - before
+        writers = {path.stem.rsplit("_", 1)[1] for path in directory.glob("counter_*.db")}
+        assert len(writers) == 2, writers  # each worker answered some of the requests
         for _ in range(6):  # whichever worker answers the scrape, it reports both
             page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
             assert total(page, "qwq_gateway_requests_total", surface="workers") == 40
@@ -92,13 +102,5 @@ def test_two_workers_count_every_request_in_usage_and_metrics(tmp_path: Path) ->
         out, _ = process.communicate(timeout=60)
     assert process.returncode == 0, out
     assert len(set(re.findall(r"Started server process \[(\d+)\]", out))) == 2, out
-    usage = subprocess.run(
-        [sys.executable, "-m", "worker", "usage", "--group-by", "key"],
-        env=store_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert usage.returncode == 0, usage.stderr
-    rows = orjson.loads(usage.stdout)["data"]
+    rows = manage(store_env, "usage", "--group-by", "key")["data"]
     assert sum(row["requests"] for row in rows) == 40, rows
