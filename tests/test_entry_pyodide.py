@@ -5,7 +5,8 @@ where every import outside an allow-list fails: the standard library, the bundle
 the runtime's `workers` and `asgi` modules, Starlette (pure Python, vendored from the Worker's
 `pyproject.toml` by pywrangler) and the packages Pyodide 0.28.3 ships (its `pyodide-lock.json`, npm
 package `pyodide@0.28.3`). So `jsonschema-rs`, uvicorn and its uvloop/httptools, redis, prometheus-client,
-socksio and OpenTelemetry are all refused there, and the gateway must answer without them.
+socksio and OpenTelemetry are all refused there, and the gateway must answer without them. As in
+Pyodide, no thread can start and `sys.platform` is "emscripten" (so no SQLite state store is opened).
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ PROGRAM = textwrap.dedent(
             return None
 
     sys.meta_path.append(Missing())
+
+    import threading
+
+    def no_threads(self):  # Pyodide in a Worker cannot start threads
+        raise RuntimeError("can't start new thread")
+
+    threading.Thread.start = no_threads
+    sys.platform = "emscripten"  # what the gateway asks to know it runs in Pyodide
 
     class WorkerEntrypoint:
         def __init__(self, ctx, env):
@@ -165,6 +174,7 @@ def test_the_bundle_serves_with_only_what_pyodide_has(tmp_path: Path) -> None:
     # The server's packages the gateway reached for, and did without (each import guarded).
     assert {"jsonschema_rs", "socksio", "prometheus_client"} <= set(result["refused"]), result["refused"]
     assert not loaded & ABSENT
+    assert not (bundle / "data").exists(), "no state store on disk in a Worker (worker/state.py)"
 
 
 # Distributions in Pyodide 0.28.3's pyodide-lock.json, and the pure-Python ones pywrangler installs from
