@@ -101,7 +101,8 @@ async def test_metrics_key_guards_the_page() -> None:
 
 
 async def test_metrics_off_serve_nothing_and_count_nothing() -> None:
-    app = create_app(make_settings(metrics=0, state_url="off"))  # no usage recorder either
+    # No state store either: its usage recorder is a sink of its own (tests/store).
+    app = create_app(make_settings(metrics=0, state_url="off"))
     state = app.app.state.app_state
     assert state.sinks == [] and state.router.observers == []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as c:

@@ -17,9 +17,15 @@ from enum import Enum
 
 import aiohttp
 import httpx
-import socksio
 
 from worker.core.errors import GatewayError, UpstreamError, UpstreamTimeout
+
+try:
+    from socksio import ProtocolError as SocksProtocolError
+except ImportError:  # no SOCKS support installed (Pyodide, the Cloudflare Worker): the error cannot occur
+
+    class SocksProtocolError(Exception):  # type: ignore[no-redef]
+        """Stands in for socksio's error where socksio is absent; never raised."""
 
 
 class Failure(Enum):
@@ -35,7 +41,7 @@ class Failure(Enum):
 TABLE: tuple[tuple[type[BaseException], Failure, str | None], ...] = (
     (aiohttp.ClientProxyConnectionError, Failure.PROXY, "ProxyError"),
     (httpx.ProxyError, Failure.PROXY, None),
-    (socksio.ProtocolError, Failure.PROXY, "ProxyError"),  # httpcore lets a bad SOCKS reply through as is
+    (SocksProtocolError, Failure.PROXY, "ProxyError"),  # httpcore lets a bad SOCKS reply through as is
     (aiohttp.ClientConnectorError, Failure.CONNECT, "ConnectError"),
     (httpx.ConnectError, Failure.CONNECT, None),
     (aiohttp.ConnectionTimeoutError, Failure.TIMEOUT, "ConnectTimeout"),  # connecting, or a pool slot
@@ -50,7 +56,7 @@ TABLE: tuple[tuple[type[BaseException], Failure, str | None], ...] = (
 
 # What each wire catches at its boundary and hands to `transport_error`.
 AIOHTTP_ERRORS = (aiohttp.ClientError, TimeoutError)
-HTTPX_ERRORS = (httpx.HTTPError, socksio.ProtocolError)
+HTTPX_ERRORS = (httpx.HTTPError, SocksProtocolError)
 
 
 def classify(exc: BaseException) -> tuple[Failure, str]:
