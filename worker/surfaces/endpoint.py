@@ -159,6 +159,10 @@ class DialectEndpoint:
             record.request = call.request
         if not identity.may_use(call.entry.slug):
             raise Forbidden(f"This API key may not use the model '{call.entry.slug}'")
+        limited: list[tuple[bytes, bytes]] = []
+        if state.gate is not None:
+            limited = await state.gate.admit(identity, call.request, call.entry, dialect.surface, record)
+        answer_headers = call.answer_headers() + limited if limited else call.answer_headers()
         async with DisconnectGuard(receive):
             events = state.router.events(call.request, call.entry, record)
             if call.wrap is not None:
@@ -179,7 +183,7 @@ class DialectEndpoint:
                     error_event,
                     state.settings.keepalive_interval,
                     request_id,
-                    call.answer_headers(),
+                    answer_headers,
                 )
                 return
             completion = await aggregate(events)
@@ -188,7 +192,7 @@ class DialectEndpoint:
                     completion = replace(completion, usage=priced(state, record, completion.usage))
                 record.usage = completion.usage
                 record.finish_reason = completion.finish_reason
-            await send_json(send, 200, call.render(completion, request_id), call.answer_headers())
+            await send_json(send, 200, call.render(completion, request_id), answer_headers)
 
 
 def _recorded(
