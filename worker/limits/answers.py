@@ -76,7 +76,7 @@ def refusal(surface: str, limits: Limits, verdict: Verdict) -> GatewayError:
     extra = {k.decode(): v.decode() for k, v in headers(surface, limits, verdict)}
     extra["Retry-After"] = str(wait)
     if verdict.refused == "budget":
-        period = {"day": "for today", "month": "for this month"}.get(limits.budget_period or "", "in total")
+        period = {"day": "for today", "total": "in total"}.get(limits.budget_period or "", "for this month")
         return QuotaExceeded(
             f"This API key's budget of {limits.budget_usd} USD {period} is spent", headers=extra
         )

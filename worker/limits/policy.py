@@ -63,12 +63,13 @@ class Verdict:
 
 
 def budget_period(kind: str | None, now: float) -> str:
-    """`d:2026-12-01`, `m:2026-12` or `t`: the period a budget counts in (UTC calendar)."""
+    """`d:2026-12-01`, `m:2026-12` or `t`: the period a budget counts in (UTC calendar; monthly when the
+    key names none, as the admin API documents)."""
     if kind == "day":
         return "d:" + time.strftime("%Y-%m-%d", time.gmtime(now))
-    if kind == "month":
-        return "m:" + time.strftime("%Y-%m", time.gmtime(now))
-    return "t"
+    if kind == "total":
+        return "t"
+    return "m:" + time.strftime("%Y-%m", time.gmtime(now))  # a budget without a period is monthly
 
 
 @dataclass(slots=True)
@@ -174,7 +175,7 @@ def reconcile(state: KeyState, settle: Settle) -> None:
 
 def until_next(kind: str | None, now: float) -> float:
     """Seconds until the budget's period starts again (a day for a total budget: a hint, not a promise)."""
-    if kind == "month":
+    if kind not in ("day", "total"):
         t = time.gmtime(now)
         year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
         return max(calendar.timegm((year, month, 1, 0, 0, 0)) - now, 1.0)
