@@ -19,7 +19,7 @@ import orjson
 
 from worker.limits.policy import Ask, KeyState, Settle, Verdict, admit, reconcile
 from worker.store.base import StoreUnavailable
-from worker.store.sqlite_store import sqlite_path
+from worker.store.sqlite_store import connect
 
 T = TypeVar("T")
 SCHEMA = "CREATE TABLE IF NOT EXISTS limits (key_id TEXT PRIMARY KEY, state TEXT NOT NULL)"
@@ -40,16 +40,7 @@ def _write(db: sqlite3.Connection, key_id: str, state: KeyState) -> None:
 
 class SQLiteLimiter:
     def __init__(self, url: str) -> None:
-        path = sqlite_path(url)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailable(f"cannot open the SQLite state store {path}: {exc}") from exc
+        self._db = connect(url, SCHEMA)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-limits")
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
