@@ -103,7 +103,8 @@ async def test_metrics_key_guards_the_page() -> None:
 async def test_metrics_off_serve_nothing_and_count_nothing() -> None:
     app = create_app(make_settings(metrics=0))
     state = app.app.state.app_state
-    assert state.sinks == [] and state.router.observers == []
+    # Only the store's sinks (usage accounting, limit settlement) hear of requests: no metrics sink.
+    assert state.sinks == [state.recorder, state.gate] and state.router.observers == []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as c:
         assert (await c.get("/metrics")).status_code == 404
         assert (await c.post("/qwq-32b", json=ASK, headers=AUTH)).status_code == 200
