@@ -13,6 +13,8 @@ from worker.config.models import ModelEntry, ModelTable, load_table
 from worker.config.settings import Settings, SettingsError
 from worker.core.cost import Prices, choose
 from worker.core.outcome import RecordSink
+from worker.limits import open_limiter
+from worker.limits.gate import Gate
 from worker.routing.router import Router, public_origin
 from worker.store import Store, StoreUnavailable, open_store
 from worker.store.keycache import KeyCache
@@ -46,6 +48,8 @@ class AppState:
     recorder: UsageRecorder | None = None
     prices: dict[str, Prices] = field(default_factory=dict)
     """Target name (`slug#n`) and model slug → prices: the cost of an answer (`worker.core.cost`)."""
+    gate: Gate | None = None
+    """Rate limits and budgets of managed keys (`worker.limits`); None without a state store."""
 
     @property
     def flush_interval(self) -> float:
@@ -54,6 +58,8 @@ class AppState:
     shutdown: Shutdown = field(default_factory=Shutdown)
 
     async def aclose(self) -> None:
+        if self.gate is not None:
+            await self.gate.close()
         if self.recorder is not None:
             await self.recorder.close()
         if self.store is not None:
@@ -192,4 +198,8 @@ def build_state(settings: Settings, ai_binding: Any = None) -> AppState:
     if store is not None:
         state.recorder = UsageRecorder(store, state.prices, settings.usage_max_pending)
         state.sinks.append(state.recorder)
+        limiter = open_limiter(store.url)
+        fail_open = settings.limits_on_store_error == "open"
+        state.gate = Gate(limiter, state.prices, settings.limits_lease_ttl, fail_open)
+        state.sinks.append(state.gate)
     return state

@@ -36,6 +36,7 @@ EXPECTED_DOCS = {
     "deploying.md",
     "errors.md",
     "keys.md",
+    "limits.md",
     "operations.md",
     "performance.md",
     "responses.md",

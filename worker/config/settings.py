@@ -159,6 +159,15 @@ class Settings:
         "Largest stored Responses API response (its conversation and output, as JSON); a larger one is "
         'answered with `"store": false` and not kept.',
     )
+    limits_lease_ttl: float = _setting(
+        600.0,
+        "Seconds a request holds its key's concurrency slot at most: how soon a killed process's slots free.",
+    )
+    limits_on_store_error: str = _setting(
+        "closed",
+        "When the state store cannot be reached, requests of keys with limits are `closed` (refused, 503) "
+        "or `open` (let through unlimited).",
+    )
     log_level: str = _setting("info", "`debug`, `info`, `warning` or `error`.")
     log_format: str = _setting(
         "text",
@@ -277,6 +286,8 @@ def load_settings(environ: Mapping[str, str] | None = None, wrangler_toml: Path 
         raise SettingsError(f"setting RESPONSE_SHAPE: must be {spoken(get_args(ResponseShape))}")
     if settings.reasoning_mode not in get_args(ReasoningMode):
         raise SettingsError(f"setting REASONING_MODE: must be {spoken(get_args(ReasoningMode))}")
+    if settings.limits_on_store_error not in ("open", "closed"):
+        raise SettingsError(f"setting LIMITS_ON_STORE_ERROR: must be {spoken(('open', 'closed'))}")
     if settings.log_format not in ("text", "json"):
         raise SettingsError(f"setting LOG_FORMAT: must be {spoken(('text', 'json'))}")
     if settings.models_file and settings.upstream_url:

@@ -10,6 +10,8 @@
     ├── UnsupportedMediaType      415     unsupported_media_type  5006
     ├── TooManyHeaders            431     too_many_headers        5006
     ├── RateLimited               429     rate_limited            3040
+    │   ├── LimitExceeded         429     rate_limit_exceeded     3040 (a key's own limit)
+    │   └── QuotaExceeded         429     insufficient_quota      3036 (a key's budget)
     ├── ClientClosed              499     client_closed           3008
     ├── UpstreamError             500     upstream_error          5000
     │   ├── UpstreamTimeout       504*    upstream_timeout        3007
@@ -152,3 +154,23 @@ class ShuttingDown(GatewayError):
     code = "shutting_down"
     cloudflare_code = 5000
     message = "The gateway is shutting down; send the request again"
+
+
+class LimitExceeded(RateLimited):
+    """A key's own rate limit (requests, tokens or concurrency per minute) refused the request."""
+
+    code = "rate_limit_exceeded"
+    message = "Rate limit reached for this API key"
+
+    def __init__(self, limit: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers=headers)
+        self.limit = limit
+        """`requests`, `tokens` or `concurrency`: OpenAI's error `type` for the first two."""
+
+
+class QuotaExceeded(RateLimited):
+    """A key's budget for the period is spent (OpenAI's `insufficient_quota`, Cloudflare's 3036)."""
+
+    code = "insufficient_quota"
+    cloudflare_code = 3036
+    message = "This API key's budget is spent for the current period"

@@ -62,6 +62,9 @@ class RequestRecord:
     client: str = ""
     """The client's address: the connection's peer or, behind a reverse proxy trusted by
     `FORWARDED_ALLOW_IPS`, the address that proxy forwarded; empty when the server names none."""
+    admission: object | None = None
+    """The rate-limit reservation of an admitted request (`worker.limits.gate.Ticket`), settled when the
+    answer has ended; None for a key without limits."""
 
     @property
     def time_to_first_token(self) -> float | None:

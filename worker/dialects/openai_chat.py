@@ -17,7 +17,15 @@ import orjson
 
 from worker.config.models import ModelEntry, ModelTable
 from worker.core.aggregate import Completion
-from worker.core.errors import BadRequest, GatewayError, NotFound, Unauthorized, UpstreamTimeout
+from worker.core.errors import (
+    BadRequest,
+    GatewayError,
+    LimitExceeded,
+    NotFound,
+    QuotaExceeded,
+    Unauthorized,
+    UpstreamTimeout,
+)
 from worker.core.ir import (
     ChatRequest,
     ContentPart,
@@ -227,6 +235,10 @@ def error_body(error: GatewayError) -> dict[str, Any]:
         kind, code = "invalid_request_error", "invalid_api_key"
     elif isinstance(error, NotFound):
         kind, code = "invalid_request_error", "model_not_found"
+    elif isinstance(error, QuotaExceeded):
+        kind, code = "insufficient_quota", "insufficient_quota"
+    elif isinstance(error, LimitExceeded) and error.limit in ("requests", "tokens"):
+        kind, code = error.limit, "rate_limit_exceeded"  # OpenAI types its own rate limits this way
     elif error.status == 429:
         kind, code = "rate_limit_error", "rate_limit_exceeded"
     elif error.status < 500:

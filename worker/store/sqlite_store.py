@@ -59,20 +59,26 @@ def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
+def connect(url: str, schema: str) -> sqlite3.Connection:
+    """A connection to the store's file in WAL mode with `schema` applied, or `StoreUnavailable`."""
+    path = sqlite_path(url)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) where they matter.
+        db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.executescript(schema)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreUnavailable(f"cannot open the SQLite state store {path}: {exc}") from exc
+    return db
+
+
 class SQLiteStore:
     def __init__(self, url: str) -> None:
         self.url = url
-        path = sqlite_path(url)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) where they matter.
-            self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailable(f"cannot open the SQLite state store {path}: {exc}") from exc
+        self._db = connect(url, SCHEMA)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:

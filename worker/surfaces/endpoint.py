@@ -171,6 +171,10 @@ class DialectEndpoint:
             call = await call.prepare(identity)
             if record is not None:
                 record.request = call.request
+        limited: list[tuple[bytes, bytes]] = []
+        if state.gate is not None:
+            limited = await state.gate.admit(identity, call.request, call.entry, dialect.surface, record)
+        answer_headers = call.answer_headers() + limited if limited else call.answer_headers()
         async with DisconnectGuard(receive):
             events = state.router.events(call.request, call.entry, record)
             if call.wrap is not None:
@@ -191,7 +195,7 @@ class DialectEndpoint:
                     error_event,
                     state.settings.keepalive_interval,
                     request_id,
-                    call.answer_headers(),
+                    answer_headers,
                     state.shutdown,
                 )
                 return
@@ -205,7 +209,7 @@ class DialectEndpoint:
                 answer = await call.settle(completion, request_id)
             else:
                 answer = call.render(completion, request_id)
-            await send_json(send, 200, answer, call.answer_headers())
+            await send_json(send, 200, answer, answer_headers)
 
 
 def _recorded(

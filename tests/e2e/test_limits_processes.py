@@ -1,0 +1,116 @@
+"""Limits held exactly across real gateway processes: two on one SQLite file, three on one redis-server,
+and a slow upstream that never holds more requests than the key's `max_concurrency`."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from tests.conftest import AUTH
+from tests.e2e.test_state_processes import gateway
+from tests.processes import stop
+from tests.servers import serving
+from worker.simulator.plumbing import answer_lifespan, read_all
+
+
+async def _burst(urls: list[str], key: str, count: int) -> list[int]:
+    limits = httpx.Limits(max_connections=count)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        replies = await asyncio.gather(
+            *(
+                client.post(
+                    f"{urls[i % len(urls)]}/v1/chat/completions",
+                    json={
+                        "model": "qwq-32b",
+                        "messages": [{"role": "user", "content": "hi"}],
+                        "max_tokens": 20,
+                    },
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                for i in range(count)
+            )
+        )
+    return [r.status_code for r in replies]
+
+
+def test_200_concurrent_requests_for_a_key_with_rpm_10_give_exactly_10_answers(state_url: str) -> None:
+    count = 3 if state_url.startswith("redis") else 2
+    started: list[tuple[subprocess.Popen[str], str]] = []
+    try:
+        for _ in range(count):
+            started.append(gateway(state_url))
+        urls = [url for _, url in started]
+        made = httpx.post(f"{urls[0]}/admin/v1/keys", json={"name": "burst", "rpm": 10}, headers=AUTH)
+        key = made.json()["key"]
+        time.sleep(1.5)  # every process has polled the new key before the burst (no first-use read in it)
+        statuses = asyncio.run(_burst(urls, key, 200))
+        assert statuses.count(200) == 10, sorted(set(statuses))
+        assert statuses.count(429) == 190
+    finally:
+        for process, _ in started:
+            stop(process)
+
+
+class CountingUpstream:
+    """An OpenAI-compatible upstream that answers slowly and notes the most requests it held at once."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+        self.seen = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await answer_lifespan(receive, send)
+            return
+        await read_all(receive)
+        self.now += 1
+        self.seen += 1
+        self.most = max(self.most, self.now)
+        try:
+            await asyncio.sleep(0.3)
+        finally:
+            self.now -= 1
+        message = {"role": "assistant", "content": "ok"}
+        usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+        body = {
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        }
+        payload = orjson.dumps({**body, "usage": usage})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def test_max_concurrency_is_never_exceeded_at_the_upstream_across_two_processes(tmp_path: Path) -> None:
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    upstream = CountingUpstream()
+    with serving(upstream) as server:
+        started = [gateway(state_url, UPSTREAM_URL=f"{server.url}/v1") for _ in range(2)]
+        try:
+            urls = [url for _, url in started]
+            made = httpx.post(
+                f"{urls[0]}/admin/v1/keys", json={"name": "c", "max_concurrency": 3}, headers=AUTH
+            )
+            key = made.json()["key"]
+            time.sleep(1.5)
+            upstream.most = upstream.seen = 0
+            statuses = asyncio.run(_burst(urls, key, 40))
+            assert upstream.most <= 3
+            assert statuses.count(200) == upstream.seen >= 3
+            assert statuses.count(429) == 40 - statuses.count(200)
+        finally:
+            for process, _ in started:
+                stop(process)

@@ -1,0 +1,110 @@
+"""The admission rules, held to the same scenarios in memory, in a SQLite file and in a real redis-server,
+and exact when two limiters (two processes, in effect) admit against the same store at once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from worker.core.identity import Limits
+from worker.limits import open_limiter
+from worker.limits.base import Limiter
+from worker.limits.memory import MemoryLimiter
+from worker.limits.policy import Ask, Settle
+
+
+@pytest.fixture(params=["memory", "store"])
+async def make(request: pytest.FixtureRequest, state_url: str) -> AsyncIterator[Callable[[], Limiter]]:
+    """Limiters sharing one state: the same object in memory, separate ones on the same store."""
+    made: list[Limiter] = []
+    shared = MemoryLimiter()
+
+    def new() -> Limiter:
+        limiter: Limiter = shared if request.param == "memory" else open_limiter(state_url)
+        made.append(limiter)
+        return limiter
+
+    yield new
+    for limiter in made:
+        await limiter.aclose()
+
+
+def ask(limits: Limits, tokens: int = 10, cost: float = 0.0, ttl: float = 60.0, key: str = "k1") -> Ask:
+    return Ask(key, limits, tokens, cost, uuid.uuid4().hex, ttl)
+
+
+async def test_requests_per_minute_admit_exactly_the_limit_from_two_limiters_at_once(
+    make: Callable[[], Limiter],
+) -> None:
+    first, second = make(), make()
+    limits = Limits(rpm=10)
+    verdicts = await asyncio.gather(*(lim.admit(ask(limits)) for _ in range(40) for lim in (first, second)))
+    admitted = [v for v in verdicts if v.admitted]
+    assert len(admitted) == 10
+    refused = [v for v in verdicts if not v.admitted]
+    assert {v.refused for v in refused} == {"requests"}
+    assert all(0 < v.retry_after <= 6.0 for v in refused)
+    assert sorted(v.remaining_requests or 0 for v in admitted) == list(range(10))
+    # Another key is counted apart.
+    assert (await first.admit(ask(limits, key="k2"))).admitted
+
+
+async def test_tokens_per_minute_hold_the_reservations_and_give_back_what_was_not_used(
+    make: Callable[[], Limiter],
+) -> None:
+    limiter = make()
+    limits = Limits(tpm=1000)
+    first = ask(limits, tokens=600)
+    assert (await limiter.admit(first)).admitted
+    second = await limiter.admit(ask(limits, tokens=600))
+    assert not second.admitted and second.refused == "tokens"
+    # The first request used 100 of its 600 reserved tokens: 500 come back.
+    await limiter.settle([Settle("k1", first.lease, -500, 1000, 0.0, "")])
+    verdict = await limiter.admit(ask(limits, tokens=600))
+    assert verdict.admitted and verdict.remaining_tokens is not None and verdict.remaining_tokens <= 300
+    # A request larger than the whole limit can never pass.
+    assert (await limiter.admit(ask(limits, tokens=5000, key="k3"))).refused == "tokens"
+
+
+async def test_concurrency_leases_are_freed_by_settling_or_by_their_time_to_live(
+    make: Callable[[], Limiter],
+) -> None:
+    limiter = make()
+    limits = Limits(max_concurrency=2)
+    held = [ask(limits), ask(limits, ttl=0.3)]
+    for a in held:
+        assert (await limiter.admit(a)).admitted
+    assert (await limiter.admit(ask(limits))).refused == "concurrency"
+    await limiter.settle([Settle("k1", held[0].lease, 0, None, 0.0, "")])
+    assert (await limiter.admit(ask(limits))).admitted
+    assert (await limiter.admit(ask(limits))).refused == "concurrency"
+    await asyncio.sleep(0.4)  # the short lease expired: its holder never came back (a killed process)
+    assert (await limiter.admit(ask(limits))).admitted
+
+
+async def test_a_budget_is_reserved_at_the_worst_case_and_overrun_by_at_most_one_request(
+    make: Callable[[], Limiter],
+) -> None:
+    first, second = make(), make()
+    limits = Limits(budget_usd=1.0, budget_period="day")
+    verdicts = await asyncio.gather(
+        *(lim.admit(ask(limits, cost=0.3)) for _ in range(10) for lim in (first, second))
+    )
+    admitted = [v for v in verdicts if v.admitted]
+    assert len(admitted) == 4  # 0, 0.3, 0.6, 0.9 are under 1.0; 1.2 is not
+    assert {v.refused for v in verdicts if not v.admitted} == {"budget"}
+    period = admitted[0].period
+    assert period.startswith("d:")
+    # Each used a tenth of its worst case: 4 x 0.27 is given back, so requests pass again.
+    await first.settle([Settle("k1", "", 0, None, -0.27, period) for _ in range(4)])
+    assert (await second.admit(ask(limits, cost=0.3))).admitted
+
+
+async def test_a_refused_request_books_nothing(make: Callable[[], Limiter]) -> None:
+    limiter = make()
+    limits = Limits(rpm=1, tpm=100)
+    assert (await limiter.admit(ask(limits, tokens=200))).refused == "tokens"
+    assert (await limiter.admit(ask(limits, tokens=50))).admitted  # the refused one took no request slot

@@ -1,0 +1,207 @@
+"""What the endpoint calls: admit a request of a limited key, and settle it when its answer has ended.
+
+Admission is one limiter call (one store round trip) and only for a key that has a limit; a key without
+limits costs nothing. The reservation is the prompt's tokens plus `max_tokens` (or, when the request
+names none, the rest of the context window: the worst case) and that many tokens at the model's
+highest price. When the answer has ended, the request record reaches `Gate` as a sink: it queues a
+`Settle` (free the lease, correct the tokens and cost by what the answer really used) and a timer writes
+the queue in one batch, so the way out adds no round trip of its own.
+
+When the store cannot be reached, `LIMITS_ON_STORE_ERROR` decides: `closed` (the default) refuses the
+request with a 503, because a limit or budget that silently stops holding is what a limit exists to
+prevent; `open` lets it through unlimited and logs once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from worker.config.models import ModelEntry
+from worker.core.cost import Prices
+from worker.core.errors import GatewayError
+from worker.core.identity import Identity, Limits
+from worker.core.ir import ChatRequest
+from worker.core.outcome import RequestRecord
+from worker.core.tokens import count_prompt_tokens, count_tokens
+from worker.limits.answers import Headers, headers, refusal
+from worker.limits.base import Limiter
+from worker.limits.policy import Ask, Settle
+from worker.observe import hooks
+from worker.store.base import StoreUnavailable
+
+log = logging.getLogger("worker.limits")
+SETTLE_DELAY = 0.05
+"""Seconds finished requests wait to be settled together (a batch per delay, not a write per request)."""
+
+
+class LimitsUnavailable(GatewayError):
+    status = 503
+    code = "limits_unavailable"
+    cloudflare_code = 3040
+    message = "The rate-limit store cannot be reached; retry later"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """An admitted request's reservation, kept on its record until it is settled."""
+
+    key_id: str
+    lease: str
+    tokens: int
+    worst_cost: float
+    tpm: int | None
+    period: str
+    prices: Prices | None
+
+
+def has_limits(limits: Limits) -> bool:
+    return any(v is not None for v in (limits.rpm, limits.tpm, limits.max_concurrency, limits.budget_usd))
+
+
+def prompt_tokens(request: ChatRequest) -> int:
+    if request.raw and request.prompt is not None:
+        return count_tokens(request.prompt)
+    return count_prompt_tokens(request.messages)
+
+
+def dearest(prices: Mapping[str, Prices], entry: ModelEntry) -> Prices | None:
+    """The highest prices any target of the model may charge: the worst case a budget reserves."""
+    found = [
+        p
+        for name, p in prices.items()
+        if (name == entry.slug or name.startswith(entry.slug + "#")) and not p.free
+    ]
+    if not found:
+        return None
+    return Prices(max(p.input_per_m for p in found), max(p.output_per_m for p in found))
+
+
+class Gate:
+    def __init__(
+        self,
+        limiter: Limiter,
+        prices: Mapping[str, Prices],
+        lease_ttl: float,
+        fail_open: bool,
+    ) -> None:
+        self.limiter = limiter
+        self.prices = prices
+        self.lease_ttl = lease_ttl
+        self.fail_open = fail_open
+        self._pending: list[Settle] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+        self._down = False
+
+    async def admit(
+        self,
+        identity: Identity,
+        request: ChatRequest,
+        entry: ModelEntry,
+        surface: str,
+        record: RequestRecord | None,
+    ) -> Headers:
+        """Admit the request or raise its 429; the rate-limit headers for the answer when admitted."""
+        limits = identity.limits
+        if not has_limits(limits):
+            return []
+        prompt = prompt_tokens(request)
+        completion = (
+            request.params.max_tokens or entry.default_max_tokens or max(entry.context_window - prompt, 0)
+        )
+        tokens = prompt + completion
+        prices = dearest(self.prices, entry) if limits.budget_usd is not None else None
+        worst = prices.cost(prompt, completion) if prices is not None else 0.0
+        ask = Ask(identity.key_id, limits, tokens, worst, uuid.uuid4().hex, self.lease_ttl)
+        try:
+            verdict = await self.limiter.admit(ask)
+        except StoreUnavailable as exc:
+            if not self._down:
+                log.warning(
+                    "limits store unreachable (%s): requests are %s",
+                    exc,
+                    "let through" if self.fail_open else "refused",
+                )
+            self._down = True
+            if self.fail_open:
+                return []
+            raise LimitsUnavailable() from exc
+        if self._down:
+            log.warning("limits store reachable again")
+            self._down = False
+        if not verdict.admitted:
+            if verdict.refused == "budget":
+                hooks.budget_rejected()
+            else:
+                hooks.limit_rejected(verdict.refused or "requests")
+            raise refusal(surface, limits, verdict)
+        if record is not None:
+            record.admission = Ticket(
+                identity.key_id, ask.lease, tokens, worst, limits.tpm, verdict.period, prices
+            )
+        return headers(surface, limits, verdict)
+
+    def __call__(self, record: RequestRecord) -> None:
+        """The record sink: queue the settlement of an admitted request (never waits)."""
+        ticket = record.admission
+        if not isinstance(ticket, Ticket):
+            return
+        record.admission = None
+        usage = record.usage
+        if usage is not None:
+            used = usage.prompt_tokens + usage.completion_tokens
+            cost = (
+                usage.cost
+                if usage.cost is not None
+                else (
+                    ticket.prices.cost(usage.prompt_tokens, usage.completion_tokens) if ticket.prices else 0.0
+                )
+            )
+        elif not record.target and record.attempts == 0:
+            used, cost = 0, 0.0  # nothing reached an upstream: nothing was spent
+        else:
+            used, cost = ticket.tokens, ticket.worst_cost  # no usage known: keep the worst case
+        self._pending.append(
+            Settle(
+                ticket.key_id,
+                ticket.lease,
+                used - ticket.tokens,
+                ticket.tpm,
+                cost - ticket.worst_cost,
+                ticket.period,
+            )
+        )
+        if self._timer is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: settled by `close`
+                self._timer = asyncio.get_running_loop().call_later(SETTLE_DELAY, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._timer = None
+        task = asyncio.ensure_future(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            await self.limiter.settle(batch)
+        except StoreUnavailable as exc:
+            # Leases still expire by their time-to-live; the reservations stay booked (the safe side).
+            log.warning("could not settle %d finished requests: %s", len(batch), exc)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in list(self._flushing):
+            with contextlib.suppress(Exception):
+                await task
+        await self.flush()
+        await self.limiter.aclose()

@@ -1,0 +1,164 @@
+"""Limit state in Redis: exact across replicas on many machines, one Lua script per admission.
+
+The script is `policy.admit` written again in Lua, run atomically by Redis against the key's state (one
+JSON document at `qwq:limit:<key id>`) with Redis's own clock, so replicas with drifting clocks still
+agree. Finished requests are settled in batches: one pipeline of the settle script per flush.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import orjson
+import redis
+import redis.asyncio as aredis
+
+from worker.limits.policy import Ask, Settle, Verdict, budget_period, until_next
+from worker.store.base import StoreUnavailable
+from worker.store.redis_store import NS, TIMEOUTS, shown
+
+ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local raw = redis.call('GET', KEYS[1])
+local s = raw and cjson.decode(raw) or {}
+local lim = cjson.decode(ARGV[1])
+local tokens, worst, lease = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local ttl, period = tonumber(ARGV[5]), ARGV[6]
+local W, E = 60.0, 1e-9
+local leases, count, soonest = {}, 0, nil
+for id, untl in pairs(s.leases or {}) do
+  if untl > now then
+    leases[id] = untl; count = count + 1
+    if soonest == nil or untl < soonest then soonest = untl end
+  end
+end
+local spent = 0
+if s.period == period then spent = s.spent or 0 end
+if lim.max_concurrency and count >= lim.max_concurrency then
+  return {0, 'concurrency', tostring(math.max((soonest or now) - now, 1))}
+end
+if lim.budget_usd and spent >= lim.budget_usd - E then
+  return {0, 'budget', ARGV[7]}
+end
+local new_tat, new_ttat = 0, 0
+if lim.rpm then
+  new_tat = math.max(s.tat or 0, now) + W / math.max(lim.rpm, 1)
+  if lim.rpm <= 0 then return {0, 'requests', tostring(W)} end
+  if new_tat - now > W + E then return {0, 'requests', tostring(math.max(new_tat - now - W, 0))} end
+end
+if lim.tpm then
+  new_ttat = math.max(s.ttat or 0, now) + tokens * W / math.max(lim.tpm, 1)
+  if lim.tpm <= 0 or new_ttat - now > W + E then
+    local wait = W
+    if tokens <= lim.tpm then wait = math.max(new_ttat - now - W, 0) end
+    return {0, 'tokens', tostring(wait)}
+  end
+end
+local rr, rsr, rt, rst = -1, '0', -1, '0'
+if lim.rpm then
+  s.tat = new_tat
+  rr = math.max(math.floor((W - (new_tat - now)) / (W / lim.rpm) + E), 0)
+  rsr = tostring(new_tat - now)
+end
+if lim.tpm then
+  s.ttat = new_ttat
+  rt = math.max(math.floor((W - (new_ttat - now)) * lim.tpm / W + E), 0)
+  rst = tostring(new_ttat - now)
+end
+if lim.max_concurrency then leases[lease] = now + ttl end
+s.leases = leases
+if lim.budget_usd then s.period = period; s.spent = spent + worst end
+redis.call('SET', KEYS[1], cjson.encode(s))
+return {1, '', '0', rr, rsr, rt, rst}
+"""
+
+SETTLE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local s = cjson.decode(raw)
+local delta, tpm, cost, period = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+if s.leases then s.leases[ARGV[1]] = nil end
+if tpm > 0 and delta ~= 0 then s.ttat = (s.ttat or 0) + delta * 60.0 / tpm end
+if period ~= '' and s.period == period then s.spent = math.max((s.spent or 0) + cost, 0) end
+redis.call('SET', KEYS[1], cjson.encode(s))
+return 1
+"""
+
+
+def _key(key_id: str) -> str:
+    return f"{NS}limit:{key_id}"
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisLimiter:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: aredis.Redis | None = None
+
+    @property
+    def client(self) -> aredis.Redis:
+        # Made on first use, inside the event loop that will use it.
+        if self._client is None:
+            self._client = aredis.Redis.from_url(self.url, **TIMEOUTS)
+            self._admit = self._client.register_script(ADMIT)
+            self._settle = self._client.register_script(SETTLE)
+        return self._client
+
+    async def admit(self, ask: Ask) -> Verdict:
+        client = self.client
+        limits = ask.limits
+        wanted = {
+            "rpm": limits.rpm,
+            "tpm": limits.tpm,
+            "max_concurrency": limits.max_concurrency,
+            "budget_usd": limits.budget_usd,
+        }
+        now = time.time()
+        period = budget_period(limits.budget_period, now)
+        args: list[bytes | str | int] = [
+            orjson.dumps({k: v for k, v in wanted.items() if v is not None}),
+            ask.tokens,
+            repr(ask.worst_cost),
+            ask.lease,
+            repr(ask.lease_ttl),
+            period,
+            repr(until_next(limits.budget_period, now)),
+        ]
+        try:
+            reply = await self._admit(keys=[_key(ask.key_id)], args=args, client=client)
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"Redis state store {shown(self.url)}: {exc}") from exc
+        if int(reply[0]) != 1:
+            return Verdict(False, _text(reply[1]), float(_text(reply[2])))  # type: ignore[arg-type]
+        rr, rt = int(reply[3]), int(reply[5])
+        return Verdict(
+            True,
+            None,
+            0.0,
+            None if rr < 0 else rr,
+            float(_text(reply[4])),
+            None if rt < 0 else rt,
+            float(_text(reply[6])),
+            period if limits.budget_usd is not None else "",
+        )
+
+    async def settle(self, batch: Sequence[Settle]) -> None:
+        client = self.client
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for s in batch:
+                    args: list[str | int] = [s.lease, s.token_delta, s.tpm or 0, repr(s.cost_delta), s.period]
+                    await self._settle(keys=[_key(s.key_id)], args=args, client=pipe)
+                await pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"Redis state store {shown(self.url)}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,86 @@
+"""Limit state in the SQLite store's file: exact across every process of one machine (`--workers N`).
+
+An admission is one `BEGIN IMMEDIATE` transaction: it takes the file's write lock, reads the key's
+state, decides (`policy.admit`) and writes it back. Every process of the machine serialises on that
+lock, so no two of them can both take the last slot. The work runs on a thread of the limiter's own
+(its own connection), so the event loop never waits on the disk and usage writes never queue behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import orjson
+
+from worker.limits.policy import Ask, KeyState, Settle, Verdict, admit, reconcile
+from worker.store.base import StoreUnavailable
+from worker.store.sqlite_store import connect
+
+T = TypeVar("T")
+SCHEMA = "CREATE TABLE IF NOT EXISTS limits (key_id TEXT PRIMARY KEY, state TEXT NOT NULL)"
+
+
+def _read(db: sqlite3.Connection, key_id: str) -> KeyState:
+    row = db.execute("SELECT state FROM limits WHERE key_id = ?", (key_id,)).fetchone()
+    return KeyState.of(orjson.loads(row[0]) if row else None)
+
+
+def _write(db: sqlite3.Connection, key_id: str, state: KeyState) -> None:
+    db.execute(
+        "INSERT INTO limits (key_id, state) VALUES (?, ?) "
+        "ON CONFLICT (key_id) DO UPDATE SET state = excluded.state",
+        (key_id, orjson.dumps(state.to_json()).decode()),
+    )
+
+
+class SQLiteLimiter:
+    def __init__(self, url: str) -> None:
+        self._db = connect(url, SCHEMA)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-limits")
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def transaction(db: sqlite3.Connection) -> T:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, transaction, self._db)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite state store: {exc}") from exc
+
+    async def admit(self, ask: Ask) -> Verdict:
+        def work(db: sqlite3.Connection) -> Verdict:
+            state = _read(db, ask.key_id)
+            verdict = admit(state, ask, time.time())
+            if verdict.admitted:
+                _write(db, ask.key_id, state)
+            return verdict
+
+        return await self._run(work)
+
+    async def settle(self, batch: Sequence[Settle]) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            states: dict[str, KeyState] = {}
+            for settle in batch:
+                state = states.get(settle.key_id) or _read(db, settle.key_id)
+                states[settle.key_id] = state
+                reconcile(state, settle)
+            for key_id, state in states.items():
+                _write(db, key_id, state)
+
+        await self._run(work)
+
+    async def aclose(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)
+        self._thread.shutdown(wait=True)
