@@ -13,61 +13,26 @@ from typing import Any
 from worker.config.models import ModelTable
 from worker.dialects.limits import MAX_DEPTH, MAX_ITEMS
 from worker.dialects.schemas import ANTHROPIC_MESSAGES_SCHEMA, OPENAI_CHAT_SCHEMA, OPENAI_RESPONSES_SCHEMA
-
-COMPONENTS = "#/components/schemas/"
-
-
-def _relocate(node: Any, prefix: str) -> Any:
-    """A copy of a schema whose `#/$defs/X` references point at `components/schemas/<prefix>X`."""
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
-                out[key] = COMPONENTS + prefix + value.removeprefix("#/$defs/")
-            elif key not in ("$defs", "$schema"):
-                out[key] = _relocate(value, prefix)
-        return out
-    if isinstance(node, list):
-        return [_relocate(item, prefix) for item in node]
-    return node
-
-
-def _components(schema: dict[str, Any], name: str, prefix: str) -> dict[str, Any]:
-    out = {name: _relocate(schema, prefix)}
-    for def_name, sub in schema.get("$defs", {}).items():
-        out[prefix + def_name] = _relocate(sub, prefix)
-    return out
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": COMPONENTS + name}
-
-
-def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-SSE_EVENT: dict[str, Any] = {
-    "type": "object",
-    "description": "One Server-Sent Event; `data` is JSON in the surface's chunk shape, or `[DONE]`.",
-    "required": ["data"],
-    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
-}
-
-
-def _answer(schema: str) -> dict[str, Any]:
-    return {
-        "description": "The answer; `text/event-stream` when `stream` is true.",
-        "content": {
-            "application/json": {"schema": _ref(schema)},
-            "text/event-stream": {"schema": SSE_EVENT},
-        },
-    }
-
-
-def _errors(schema: str, statuses: dict[str, str]) -> dict[str, Any]:
-    return {status: _json(text, schema) for status, text in statuses.items()}
-
+from worker.surfaces.openapi_shapes import (
+    ANTHROPIC_ERROR,
+    ANTHROPIC_LIST,
+    ANTHROPIC_MESSAGE,
+    ANTHROPIC_MODEL,
+    CLOUDFLARE_FAILURE,
+    CLOUDFLARE_SUCCESS,
+    COUNT_TOKENS,
+    DELETED,
+    EITHER_ERROR,
+    ITEMS,
+    MODEL_LIST,
+    OPENAI_ERROR,
+    OPENAI_MODEL,
+    RESPONSES_ANSWER,
+    answer,
+    components_of,
+    errors,
+    ref,
+)
 
 ACCOUNT = {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}}
 COMMON_ERRORS = {
@@ -78,176 +43,6 @@ COMMON_ERRORS = {
     "500": "Upstream model error or unexpected failure",
 }
 
-CLOUDFLARE_FAILURE: dict[str, Any] = {
-    "type": "object",
-    "required": ["result", "success", "errors", "messages"],
-    "properties": {
-        "result": {"type": "null"},
-        "success": {"const": False},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
-            },
-        },
-        "messages": {"type": "array"},
-    },
-}
-CLOUDFLARE_SUCCESS: dict[str, Any] = {
-    "type": "object",
-    "required": ["result", "success", "errors", "messages"],
-    "properties": {
-        "result": _ref("WorkersAnswer"),
-        "success": {"const": True},
-        "errors": {"type": "array", "maxItems": 0},
-        "messages": {"type": "array"},
-    },
-}
-OPENAI_ERROR: dict[str, Any] = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type", "param", "code"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "code": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
-MODEL_LIST: dict[str, Any] = {
-    "type": "object",
-    "required": ["object", "data"],
-    "properties": {
-        "object": {"const": "list"},
-        "data": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "object", "created", "owned_by"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "object": {"const": "model"},
-                    "created": {"type": "integer"},
-                    "owned_by": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-ANTHROPIC_MESSAGE: dict[str, Any] = {
-    "type": "object",
-    "required": ["id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"],
-    "properties": {
-        "id": {"type": "string"},
-        "type": {"const": "message"},
-        "role": {"const": "assistant"},
-        "model": {"type": "string"},
-        "content": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["type"],
-                "properties": {"type": {"enum": ["text", "thinking", "tool_use"]}},
-            },
-        },
-        "stop_reason": {"enum": ["end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal"]},
-        "stop_sequence": {"type": ["string", "null"]},
-        "usage": {
-            "type": "object",
-            "required": ["input_tokens", "output_tokens"],
-            "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}},
-        },
-    },
-}
-OPENAI_MODEL: dict[str, Any] = MODEL_LIST["properties"]["data"]["items"]
-ANTHROPIC_MODEL: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "id", "display_name", "created_at"],
-    "properties": {
-        "type": {"const": "model"},
-        "id": {"type": "string"},
-        "display_name": {"type": "string"},
-        "created_at": {"type": "string"},
-    },
-}
-ANTHROPIC_LIST: dict[str, Any] = {
-    "type": "object",
-    "required": ["data", "has_more", "first_id", "last_id"],
-    "properties": {
-        "data": {"type": "array", "items": ANTHROPIC_MODEL},
-        "has_more": {"type": "boolean"},
-        "first_id": {"type": ["string", "null"]},
-        "last_id": {"type": ["string", "null"]},
-    },
-}
-COUNT_TOKENS: dict[str, Any] = {
-    "type": "object",
-    "required": ["input_tokens"],
-    "properties": {"input_tokens": {"type": "integer", "minimum": 0}},
-}
-ANTHROPIC_ERROR: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "error"],
-    "properties": {
-        "type": {"const": "error"},
-        "error": {
-            "type": "object",
-            "required": ["type", "message"],
-            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
-        },
-    },
-}
-
-RESPONSES_ANSWER: dict[str, Any] = {
-    "type": "object",
-    "description": "A response (`store` says whether it was kept: docs/responses.md). Streamed as typed "
-    "events ending in `response.completed`, `response.incomplete` or `response.failed`, each carrying it.",
-    "required": ["id", "object", "created_at", "status", "model", "output", "usage", "incomplete_details"],
-    "properties": {
-        "id": {"type": "string", "pattern": "^resp_"},
-        "object": {"const": "response"},
-        "created_at": {"type": "integer"},
-        "status": {"enum": ["completed", "incomplete", "failed", "in_progress"]},
-        "model": {"type": "string"},
-        "store": {"type": "boolean"},
-        "output": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["type", "id"],
-                "properties": {"type": {"enum": ["reasoning", "message", "function_call"]}},
-            },
-        },
-        "incomplete_details": {
-            "oneOf": [
-                {"type": "null"},
-                {
-                    "type": "object",
-                    "properties": {"reason": {"enum": ["max_output_tokens", "content_filter"]}},
-                },
-            ]
-        },
-        "usage": {
-            "type": ["object", "null"],
-            "required": ["input_tokens", "output_tokens", "total_tokens"],
-            "properties": {
-                "input_tokens": {"type": "integer"},
-                "output_tokens": {"type": "integer"},
-                "total_tokens": {"type": "integer"},
-                "input_tokens_details": {"type": "object"},
-                "output_tokens_details": {"type": "object"},
-            },
-        },
-    },
-}
-
 
 def _responses_operations(names: list[str]) -> dict[str, Any]:
     create = {
@@ -256,8 +51,8 @@ def _responses_operations(names: list[str]) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "requestBody": _body("OpenAIResponsesRequest", names),
         "responses": {
-            "200": _answer("ResponsesAnswer"),
-            **_errors(
+            "200": answer("ResponsesAnswer"),
+            **errors(
                 "OpenAIError",
                 {
                     "400": "Invalid request (param names the field), an unknown parameter, or "
@@ -292,7 +87,7 @@ def _responses_operations(names: list[str]) -> dict[str, Any]:
             "parameters": ident + (query if operation == "listInputItems" else []),
             "responses": {
                 "200": {"description": summary, "content": {"application/json": {"schema": schema}}},
-                **_errors(
+                **errors(
                     "OpenAIError",
                     {
                         "401": "Missing or invalid API key",
@@ -303,28 +98,6 @@ def _responses_operations(names: list[str]) -> dict[str, Any]:
             },
         }
     return path
-
-
-DELETED: dict[str, Any] = {
-    "type": "object",
-    "required": ["id", "object", "deleted"],
-    "properties": {"id": {"type": "string"}, "object": {"const": "response"}, "deleted": {"const": True}},
-}
-ITEMS: dict[str, Any] = {
-    "type": "object",
-    "required": ["object", "data", "first_id", "last_id", "has_more"],
-    "properties": {
-        "object": {"const": "list"},
-        "data": {"type": "array", "items": {"type": "object"}},
-        "first_id": {"type": ["string", "null"]},
-        "last_id": {"type": ["string", "null"]},
-        "has_more": {"type": "boolean"},
-    },
-}
-
-
-# A path under a surface that no route serves answers 404 in that surface's shape (worker.surfaces.routes).
-EITHER_ERROR = {"anyOf": [OPENAI_ERROR, ANTHROPIC_ERROR, CLOUDFLARE_FAILURE]}
 
 
 def model_names(table: ModelTable) -> list[str]:
@@ -388,7 +161,7 @@ def _body(component: str, names: list[str]) -> dict[str, Any]:
     """A request body whose `model` must be one the table serves (any other is a 404), with the rules
     the gateway adds to the vendored schema; those JSON Schema cannot state are in the description."""
     parts = [
-        _ref(component),
+        ref(component),
         {"properties": {"model": {"enum": names}}},
         SURFACE_RULES[component],
     ]
@@ -408,8 +181,8 @@ def _chat_operation(operation_id: str, parameters: list[dict[str, Any]], names: 
         "parameters": parameters,
         "requestBody": _body("OpenAIChatRequest", names),
         "responses": {
-            "200": _answer("ChoicesAnswer"),
-            **_errors(
+            "200": answer("ChoicesAnswer"),
+            **errors(
                 "OpenAIError",
                 {
                     "400": "Invalid request (param names the first bad field), or n other than 1",
@@ -431,7 +204,7 @@ def _models_operation(operation_id: str, parameters: list[dict[str, Any]]) -> di
         "responses": {
             "200": {
                 "description": "The model table's slugs (Anthropic's list shape for an Anthropic client)",
-                "content": {"application/json": {"schema": {"anyOf": [_ref("ModelList"), ANTHROPIC_LIST]}}},
+                "content": {"application/json": {"schema": {"anyOf": [ref("ModelList"), ANTHROPIC_LIST]}}},
             },
             "401": {
                 "description": "Missing or invalid API key",
@@ -472,7 +245,7 @@ def _count_tokens_operation(names: list[str]) -> dict[str, Any]:
                 "description": "The prompt's tokens, as the gateway counts them for usage",
                 "content": {"application/json": {"schema": COUNT_TOKENS}},
             },
-            **_errors("AnthropicError", {"400": "Invalid request", "404": "No such model", **COMMON_ERRORS}),
+            **errors("AnthropicError", {"400": "Invalid request", "404": "No such model", **COMMON_ERRORS}),
         },
     }
 
@@ -493,11 +266,11 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
         "parameters": [ACCOUNT, model],
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _ref("RunInput")}},
+            "content": {"application/json": {"schema": ref("RunInput")}},
         },
         "responses": {
-            "200": _answer("CloudflareSuccess"),
-            **_errors(
+            "200": answer("CloudflareSuccess"),
+            **errors(
                 "CloudflareFailure",
                 {
                     "400": "5006 bad input (every violation), or 5007 no such model",
@@ -507,7 +280,7 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
             ),
             "404": {
                 "description": "No route: an account id or model that decodes to a '/' leaves the route",
-                "content": {"application/json": {"schema": _ref("CloudflareFailure")}},
+                "content": {"application/json": {"schema": ref("CloudflareFailure")}},
             },
         },
     }
@@ -517,8 +290,8 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
         "security": [{"bearer": []}, {"apiKey": []}],
         "requestBody": _body("AnthropicMessagesRequest", names),
         "responses": {
-            "200": _answer("AnthropicMessage"),
-            **_errors("AnthropicError", {"400": "Invalid request", "404": "No such model", **COMMON_ERRORS}),
+            "200": answer("AnthropicMessage"),
+            **errors("AnthropicError", {"400": "Invalid request", "404": "No such model", **COMMON_ERRORS}),
         },
     }
     accounts = "/client/v4/accounts/{account_id}/ai"
@@ -550,9 +323,9 @@ def surface_paths(table: ModelTable) -> dict[str, Any]:
 
 def surface_schemas() -> dict[str, Any]:
     requests = {
-        **_components(OPENAI_CHAT_SCHEMA, "OpenAIChatRequest", "OpenAIIn"),
-        **_components(ANTHROPIC_MESSAGES_SCHEMA, "AnthropicMessagesRequest", "AnthropicIn"),
-        **_components(OPENAI_RESPONSES_SCHEMA, "OpenAIResponsesRequest", "ResponsesIn"),
+        **components_of(OPENAI_CHAT_SCHEMA, "OpenAIChatRequest", "OpenAIIn"),
+        **components_of(ANTHROPIC_MESSAGES_SCHEMA, "AnthropicMessagesRequest", "AnthropicIn"),
+        **components_of(OPENAI_RESPONSES_SCHEMA, "OpenAIResponsesRequest", "ResponsesIn"),
     }
     return {
         **requests,
