@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -181,6 +182,46 @@ def test_model_output_is_text_so_markup_in_it_never_runs(
     assert '<img src=x onerror="window.__xss=3"> sunny' in answers()[-1].text
     no_markup_ran(browser)
     screenshot(browser, "xss")
+
+
+def test_a_tool_call_is_shown_and_its_result_goes_back_to_the_model(
+    browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
+) -> None:
+    gateway = live_gateway_factory(api_keys=KEYS)
+    sign_in(browser, gateway.url, USER_KEY)
+    ready(browser)
+    browser.find_element(By.CSS_SELECTOR, "#chat-form details summary").click()
+    find(browser, "#pg-tools").send_keys(WEATHER_TOOL)
+    send(browser, "Weather in Paris?")
+    wait_for(browser, lambda: finished(browser))
+    assert find(browser, "#pg-error").text == ""
+    # The streamed call, put together from its deltas: the tool's name, its arguments, a box for the result.
+    (call,) = browser.find_elements(By.CSS_SELECTOR, "#transcript .tool-call")
+    assert call.find_element(By.CSS_SELECTOR, ".tool-name").text == "Tool call: get_weather"
+    assert call.find_element(By.CSS_SELECTOR, ".tool-args").text == '{"city":"example"}'
+    box = call.find_element(By.CSS_SELECTOR, "textarea.tool-result")
+    label = call.find_element(By.CSS_SELECTOR, "label").text
+    call_id = label.removeprefix("Result of get_weather (").removesuffix(")")
+    assert label == f"Result of get_weather ({call_id})" and box.get_attribute("id") == f"result-{call_id}"
+    box.send_keys('{"temperature": 21, "sky": "clear"}')
+    screenshot(browser, "tool-call")
+    sending = browser.find_element(By.CSS_SELECTOR, ".send-results")
+    sending.click()
+    assert sending.get_attribute("disabled") is not None  # one click sends the results once
+
+    def answers() -> list[Any]:
+        return browser.find_elements(By.CSS_SELECTOR, "#transcript .turn.assistant .answer")
+
+    wait_for(browser, lambda: len(answers()) == 2 and finished(browser) and answers()[-1].text)
+    assert answers()[-1].text == 'The tool returned: {"temperature": 21, "sky": "clear"}'
+    # The request that carried it back: the assistant's call and a `tool` message answering that call.
+    find(browser, "#pg-curl").click()
+    curl = wait_for(browser, lambda: find(browser, "#pg-curl-text").get_attribute("value"))
+    assert isinstance(curl, str)
+    assert f'"tool_calls":[{{"id":"{call_id}","type":"function","function":{{"name":"get_weather"' in curl
+    result = '{"temperature": 21, "sky": "clear"}'
+    tool_message = orjson.dumps({"role": "tool", "tool_call_id": call_id, "content": result}).decode()
+    assert tool_message in curl, curl
 
 
 def test_structured_output_and_copy_as_curl(
