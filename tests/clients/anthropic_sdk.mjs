@@ -7,6 +7,8 @@ import { jsonSchemaOutputFormat } from "@anthropic-ai/sdk/helpers/json-schema";
 import { zodOutputFormat } from "@anthropic-ai/sdk/helpers/zod";
 import { z } from "zod";
 
+import { weatherTool } from "./harness.mjs";
+
 // Every request the SDK makes, as (whether its body asked for a thread, the answer's status).
 const sent = [];
 let lastBody = {};
@@ -28,9 +30,9 @@ const client = new Anthropic({
 const model = "qwq-32b";
 const ask = [{ role: "user", content: "What is an edge gateway?" }];
 const weather = {
-  name: "get_weather",
-  description: "Current weather in a city",
-  input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  name: weatherTool.name,
+  description: weatherTool.description,
+  input_schema: weatherTool.parameters,
 };
 
 // A schema of the kind users write: nested objects in an array, an enum, an optional field, an integer
@@ -115,9 +117,9 @@ const scenarios = {
     // Default settings: the runner first asks for a server-side thread, and must fall back without one.
     const seen = [];
     const tool = betaTool({
-      name: "get_weather",
-      description: "Current weather in a city",
-      inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      name: weatherTool.name,
+      description: weatherTool.description,
+      inputSchema: weatherTool.parameters,
       run: async (input) => {
         seen.push(input);
         return "21 C";
