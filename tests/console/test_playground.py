@@ -42,6 +42,16 @@ def ready(driver: webdriver.Chrome) -> None:
     wait_for(driver, lambda: find(driver, "#pg-model").get_attribute("value") == "qwq-32b")
 
 
+def with_options_open(driver: webdriver.Chrome, factory: Callable[..., LiveServer]) -> LiveServer:
+    """A live gateway, and `driver` signed in to its playground with a user key, the tools and
+    structured-output boxes unfolded."""
+    gateway = factory(api_keys=KEYS)
+    sign_in(driver, gateway.url, USER_KEY)
+    ready(driver)
+    driver.find_element(By.CSS_SELECTOR, "#chat-form details summary").click()
+    return gateway
+
+
 def test_a_wrong_key_is_told_and_a_user_key_gets_the_playground_only(
     browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
 ) -> None:
@@ -187,10 +197,7 @@ def test_model_output_is_text_so_markup_in_it_never_runs(
 def test_a_tool_call_is_shown_and_its_result_goes_back_to_the_model(
     browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
 ) -> None:
-    gateway = live_gateway_factory(api_keys=KEYS)
-    sign_in(browser, gateway.url, USER_KEY)
-    ready(browser)
-    browser.find_element(By.CSS_SELECTOR, "#chat-form details summary").click()
+    with_options_open(browser, live_gateway_factory)
     find(browser, "#pg-tools").send_keys(WEATHER_TOOL)
     send(browser, "Weather in Paris?")
     wait_for(browser, lambda: finished(browser))
@@ -227,10 +234,7 @@ def test_a_tool_call_is_shown_and_its_result_goes_back_to_the_model(
 def test_structured_output_and_copy_as_curl(
     browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
 ) -> None:
-    gateway = live_gateway_factory(api_keys=KEYS)
-    sign_in(browser, gateway.url, USER_KEY)
-    ready(browser)
-    browser.find_element(By.CSS_SELECTOR, "#chat-form details summary").click()
+    gateway = with_options_open(browser, live_gateway_factory)
     find(browser, "#pg-schema").send_keys('{"type": "object", "properties": {"city": {"const": "Oslo"}}}')
     find(browser, "#pg-message").send_keys("Pick a city")
     find(browser, "#pg-curl").click()
@@ -248,11 +252,8 @@ def test_structured_output_and_copy_as_curl(
 def test_a_bad_tools_box_and_a_narrow_window(
     live_gateway_factory: Callable[..., LiveServer],
 ) -> None:
-    gateway = live_gateway_factory(api_keys=KEYS)
     with chromium(width=390, height=800) as browser:
-        sign_in(browser, gateway.url, USER_KEY)
-        ready(browser)
-        browser.find_element(By.CSS_SELECTOR, "#chat-form details summary").click()
+        with_options_open(browser, live_gateway_factory)
         find(browser, "#pg-tools").send_keys("[not json")
         send(browser, "Hello")
         wait_for(browser, lambda: find(browser, "#pg-error").text.startswith("The tools is not valid JSON"))

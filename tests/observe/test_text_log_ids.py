@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import httpx
 
-from tests.processes import clean_env, first_answer, stop
+from tests.processes import first_answer, gateway_process, stop
 from tests.servers import FaultServer, free_port, serving
 
 CLIENT_KEY = "client-key-for-text-log-ids"
@@ -17,16 +14,8 @@ def test_the_upstream_failure_warnings_carry_the_answers_request_id() -> None:
     # The start-up probe is answered; the next request's attempts all fail (the router warns, gives up).
     with serving(FaultServer(["ok", "500"])) as upstream:
         port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "worker", "--port", str(port)],
-            env=clean_env(
-                API_KEYS=CLIENT_KEY,
-                UPSTREAM_URL=f"{upstream.url}/v1",
-                RETRY_BACKOFF_BASE="0.01",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        process = gateway_process(
+            port, API_KEYS=CLIENT_KEY, UPSTREAM_URL=f"{upstream.url}/v1", RETRY_BACKOFF_BASE="0.01"
         )
         try:
             assert first_answer(process, port, CLIENT_KEY).status_code == 200
