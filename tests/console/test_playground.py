@@ -9,7 +9,9 @@ from typing import Any
 import orjson
 import pytest
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import API_KEY
 from tests.console.browser import chromium, find, screenshot, sign_in, wait_for
@@ -266,3 +268,30 @@ def test_a_bad_tools_box_and_a_narrow_window(
         )
         assert unlabelled == []
         screenshot(browser, "narrow")
+
+
+def test_the_playground_works_from_the_keyboard_alone(
+    browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
+) -> None:
+    """Tab reaches every control of the playground in a sensible order, and a message typed into the
+    box is sent with Ctrl+Enter: no mouse needed."""
+    gateway = live_gateway_factory(api_keys=KEYS)
+    sign_in(browser, gateway.url, USER_KEY)
+    ready(browser)
+    browser.execute_script("document.querySelector('[data-page=playground]').focus()")  # the page's first
+    reached: list[str] = []
+    for _ in range(40):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        active = browser.switch_to.active_element
+        reached.append(active.get_attribute("id") or active.tag_name)
+    settings = ["pg-model", "pg-reasoning", "pg-system", "pg-temperature", "pg-max-tokens", "summary"]
+    wanted = ["sign-out", *settings, "pg-message", "pg-send", "pg-curl", "pg-clear"]
+    order = [reached.index(name) for name in wanted]  # each one is reached ...
+    assert order == sorted(order), reached  # ... in the order of the page
+    box = find(browser, "#pg-message")
+    box.send_keys("Hello from the keyboard")
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_for(browser, lambda: finished(browser))
+    assert find(browser, "#pg-status").text == "Done." and find(browser, "#pg-error").text == ""
+    turns = browser.find_elements(By.CSS_SELECTOR, "#transcript .turn")
+    assert [t.get_attribute("class") for t in turns] == ["turn user", "turn assistant"]
