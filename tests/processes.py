@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -30,6 +31,18 @@ def clean_env(**settings: str) -> dict[str, str]:
     env["DATA_DIR"] = tempfile.mkdtemp(dir=DATA_DIRS)
     env.update(settings)
     return env
+
+
+def gateway_process(port: int, *options: str, **settings: str) -> subprocess.Popen[str]:
+    """`python -m worker --port PORT [options]` with only `settings` for environment (`clean_env`), its
+    log lines (stdout and stderr together) kept for `stop` to hand back."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker", "--port", str(port), *options],
+        env=clean_env(**settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def first_answer(

@@ -3,12 +3,19 @@
 // object (what the scenario saw) on stdout; a failure is printed as {"error": ...} with exit status 1.
 import Anthropic from "@anthropic-ai/sdk";
 import { betaTool } from "@anthropic-ai/sdk/helpers/beta/json-schema";
+import { jsonSchemaOutputFormat } from "@anthropic-ai/sdk/helpers/json-schema";
+import { zodOutputFormat } from "@anthropic-ai/sdk/helpers/zod";
+import { z } from "zod";
+
+import { weatherTool } from "./harness.mjs";
 
 // Every request the SDK makes, as (whether its body asked for a thread, the answer's status).
 const sent = [];
+let lastBody = {};
 async function recordingFetch(url, init) {
   const response = await fetch(url, init);
   const body = typeof init?.body === "string" ? JSON.parse(init.body) : {};
+  lastBody = body;
   sent.push({ thread: "thread" in body, status: response.status });
   return response;
 }
@@ -23,10 +30,40 @@ const client = new Anthropic({
 const model = "qwq-32b";
 const ask = [{ role: "user", content: "What is an edge gateway?" }];
 const weather = {
-  name: "get_weather",
-  description: "Current weather in a city",
-  input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  name: weatherTool.name,
+  description: weatherTool.description,
+  input_schema: weatherTool.parameters,
 };
+
+// A schema of the kind users write: nested objects in an array, an enum, an optional field, an integer
+// bound. (No tuple: the SDK's own schema transform refuses `z.tuple` before anything is sent. The bound
+// goes into a description, as the SDK sends it; zod still checks it when it parses the answer.)
+const trip = z.object({
+  title: z.string(),
+  mode: z.enum(["train", "car"]),
+  stops: z.array(z.object({ name: z.string(), nights: z.number().int().min(1) })),
+  note: z.string().optional(),
+});
+const person = {
+  type: "object",
+  properties: { name: { type: "string" }, age: { type: "integer" }, tags: { type: "array", items: { type: "string" } } },
+  required: ["name", "age", "tags"],
+  additionalProperties: false,
+};
+
+// `messages.parse` (or `messages.stream`) with `output_config.format`: the SDK sends the schema and
+// parses the answer's text into `parsed_output` (zod also validates it).
+async function structured(format, stream) {
+  const request = { model, max_tokens: 1024, messages: [{ role: "user", content: "Plan a trip" }], output_config: { format } };
+  const message = stream ? await client.messages.stream(request).finalMessage() : await client.messages.parse(request);
+  return {
+    parsed: message.parsed_output,
+    text: message.content.at(-1).text,
+    stop: message.stop_reason,
+    status: sent.at(-1).status,
+    format: lastBody.output_config?.format, // what the SDK sent, for the test to check the answer against
+  };
+}
 
 async function toolRoundTrip(stream) {
   const messages = [{ role: "user", content: "Weather in Paris?" }];
@@ -58,6 +95,9 @@ const scenarios = {
     const message = await stream.finalMessage();
     return { text, final: message.content[0].text, stop: message.stop_reason };
   },
+  structured_zod: () => structured(zodOutputFormat(trip), false),
+  structured_zod_stream: () => structured(zodOutputFormat(trip), true),
+  structured_json_schema: () => structured(jsonSchemaOutputFormat(person), false),
   tools: () => toolRoundTrip(false),
   streamed_tools: () => toolRoundTrip(true),
   async mid_stream_error() {
@@ -77,9 +117,9 @@ const scenarios = {
     // Default settings: the runner first asks for a server-side thread, and must fall back without one.
     const seen = [];
     const tool = betaTool({
-      name: "get_weather",
-      description: "Current weather in a city",
-      inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      name: weatherTool.name,
+      description: weatherTool.description,
+      inputSchema: weatherTool.parameters,
       run: async (input) => {
         seen.push(input);
         return "21 C";

@@ -43,6 +43,12 @@ class _EveryMessage(dict[str, Reply]):
         return MID_STREAM_FAILURE
 
 
+def failing_midway() -> ScriptedUpstream:
+    """A real local upstream whose every answer fails in the middle (`MID_STREAM_FAILURE`); also used by
+    the CLI clients' tests (Claude Code, Codex), which run against a gateway of their own."""
+    return ScriptedUpstream(_EveryMessage())
+
+
 @pytest.fixture(scope="session")
 def sim_gateway() -> Iterator[LiveServer]:
     with serving(create_app(make_settings(simulator_reasoning_field=1, **STEADY))) as server:
@@ -51,7 +57,7 @@ def sim_gateway() -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def failing_upstream() -> Iterator[LiveServer]:
-    with serving(ScriptedUpstream(_EveryMessage())) as server:
+    with serving(failing_midway()) as server:
         yield server
 
 

@@ -1,26 +1,16 @@
 // The official `openai` package for Node against a live gateway (chat completions).
 // Usage: node openai_node.mjs BASE_URL API_KEY SCENARIO...   (BASE_URL ends in /v1)
 // Prints one JSON object: {scenario: {ok: true, ...what it saw} | {ok: false, error, status}}.
-// The assertions live in pytest (tests/clients/test_matrix.py); this only drives the client.
+// The assertions live in pytest (tests/clients/test_node_clients.py); this only drives the client.
 import OpenAI from "openai";
+
+import { runScenarios, weatherTool } from "./harness.mjs";
 
 const [baseURL, apiKey, ...scenarios] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 20_000 });
 const model = "qwq-32b";
 const ask = [{ role: "user", content: "What is an edge gateway?" }];
-const weather = {
-  type: "function",
-  function: {
-    name: "get_weather",
-    description: "Current weather in a city",
-    parameters: {
-      type: "object",
-      properties: { city: { type: "string" } },
-      required: ["city"],
-      additionalProperties: false,
-    },
-  },
-};
+const weather = { type: "function", function: weatherTool };
 const tripFormat = {
   type: "json_schema",
   json_schema: {
@@ -126,12 +116,4 @@ const run = {
   },
 };
 
-const out = {};
-for (const name of scenarios) {
-  try {
-    out[name] = { ok: true, ...(await run[name]()) };
-  } catch (error) {
-    out[name] = { ok: false, error: String(error?.message ?? error).slice(0, 500), status: error?.status ?? null };
-  }
-}
-process.stdout.write(JSON.stringify(out));
+await runScenarios(run, scenarios);

@@ -5,24 +5,15 @@ import OpenAI from "openai";
 import { zodTextFormat } from "openai/helpers/zod";
 import { z } from "zod";
 
+import { weatherTool } from "./harness.mjs";
+
 const client = new OpenAI({
   apiKey: process.env.GATEWAY_KEY,
   baseURL: `${process.env.GATEWAY_URL}/v1`,
   maxRetries: 0,
   timeout: 10000,
 });
-const weather = {
-  type: "function",
-  name: "get_weather",
-  description: "Current weather in a city",
-  parameters: {
-    type: "object",
-    properties: { city: { type: "string" } },
-    required: ["city"],
-    additionalProperties: false,
-  },
-  strict: true,
-};
+const weather = { type: "function", ...weatherTool, strict: true };
 
 const out = {};
 

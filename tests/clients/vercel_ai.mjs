@@ -1,10 +1,12 @@
 // The Vercel AI SDK (`ai` + `@ai-sdk/openai-compatible`, zod 4 schemas) against a live gateway.
 // Usage: node vercel_ai.mjs BASE_URL API_KEY SCENARIO...   (BASE_URL ends in /v1)
 // Prints one JSON object: {scenario: {ok: true, ...what it saw} | {ok: false, error: "..."}}.
-// The assertions live in pytest (tests/clients/test_matrix.py); this only drives the client.
+// The assertions live in pytest (tests/clients/test_node_clients.py); this only drives the client.
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, Output, stepCountIs, streamText, tool } from "ai";
 import { z } from "zod";
+
+import { runScenarios } from "./harness.mjs";
 
 const [baseURL, apiKey, ...scenarios] = process.argv.slice(2);
 const provider = createOpenAICompatible({
@@ -102,12 +104,4 @@ const run = {
   },
 };
 
-const out = {};
-for (const name of scenarios) {
-  try {
-    out[name] = { ok: true, ...(await run[name]()) };
-  } catch (error) {
-    out[name] = { ok: false, error: String(error?.message ?? error).slice(0, 500) };
-  }
-}
-process.stdout.write(JSON.stringify(out));
+await runScenarios(run, scenarios);

@@ -6,9 +6,12 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import API_KEY
 from tests.console.browser import chromium, find, screenshot, sign_in, wait_for
@@ -39,6 +42,16 @@ def send(driver: webdriver.Chrome, text: str) -> None:
 
 def ready(driver: webdriver.Chrome) -> None:
     wait_for(driver, lambda: find(driver, "#pg-model").get_attribute("value") == "qwq-32b")
+
+
+def with_options_open(driver: webdriver.Chrome, factory: Callable[..., LiveServer]) -> LiveServer:
+    """A live gateway, and `driver` signed in to its playground with a user key, the tools and
+    structured-output boxes unfolded."""
+    gateway = factory(api_keys=KEYS)
+    sign_in(driver, gateway.url, USER_KEY)
+    ready(driver)
+    driver.find_element(By.CSS_SELECTOR, "#chat-form details summary").click()
+    return gateway
 
 
 def test_a_wrong_key_is_told_and_a_user_key_gets_the_playground_only(
@@ -183,13 +196,47 @@ def test_model_output_is_text_so_markup_in_it_never_runs(
     screenshot(browser, "xss")
 
 
+def test_a_tool_call_is_shown_and_its_result_goes_back_to_the_model(
+    browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
+) -> None:
+    with_options_open(browser, live_gateway_factory)
+    find(browser, "#pg-tools").send_keys(WEATHER_TOOL)
+    send(browser, "Weather in Paris?")
+    wait_for(browser, lambda: finished(browser))
+    assert find(browser, "#pg-error").text == ""
+    # The streamed call, put together from its deltas: the tool's name, its arguments, a box for the result.
+    (call,) = browser.find_elements(By.CSS_SELECTOR, "#transcript .tool-call")
+    assert call.find_element(By.CSS_SELECTOR, ".tool-name").text == "Tool call: get_weather"
+    assert call.find_element(By.CSS_SELECTOR, ".tool-args").text == '{"city":"example"}'
+    box = call.find_element(By.CSS_SELECTOR, "textarea.tool-result")
+    label = call.find_element(By.CSS_SELECTOR, "label").text
+    call_id = label.removeprefix("Result of get_weather (").removesuffix(")")
+    assert label == f"Result of get_weather ({call_id})" and box.get_attribute("id") == f"result-{call_id}"
+    box.send_keys('{"temperature": 21, "sky": "clear"}')
+    screenshot(browser, "tool-call")
+    sending = browser.find_element(By.CSS_SELECTOR, ".send-results")
+    sending.click()
+    assert sending.get_attribute("disabled") is not None  # one click sends the results once
+
+    def answers() -> list[Any]:
+        return browser.find_elements(By.CSS_SELECTOR, "#transcript .turn.assistant .answer")
+
+    wait_for(browser, lambda: len(answers()) == 2 and finished(browser) and answers()[-1].text)
+    assert answers()[-1].text == 'The tool returned: {"temperature": 21, "sky": "clear"}'
+    # The request that carried it back: the assistant's call and a `tool` message answering that call.
+    find(browser, "#pg-curl").click()
+    curl = wait_for(browser, lambda: find(browser, "#pg-curl-text").get_attribute("value"))
+    assert isinstance(curl, str)
+    assert f'"tool_calls":[{{"id":"{call_id}","type":"function","function":{{"name":"get_weather"' in curl
+    result = '{"temperature": 21, "sky": "clear"}'
+    tool_message = orjson.dumps({"role": "tool", "tool_call_id": call_id, "content": result}).decode()
+    assert tool_message in curl, curl
+
+
 def test_structured_output_and_copy_as_curl(
     browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
 ) -> None:
-    gateway = live_gateway_factory(api_keys=KEYS)
-    sign_in(browser, gateway.url, USER_KEY)
-    ready(browser)
-    browser.find_element(By.CSS_SELECTOR, "#chat-form details summary").click()
+    gateway = with_options_open(browser, live_gateway_factory)
     find(browser, "#pg-schema").send_keys('{"type": "object", "properties": {"city": {"const": "Oslo"}}}')
     find(browser, "#pg-message").send_keys("Pick a city")
     find(browser, "#pg-curl").click()
@@ -207,11 +254,8 @@ def test_structured_output_and_copy_as_curl(
 def test_a_bad_tools_box_and_a_narrow_window(
     live_gateway_factory: Callable[..., LiveServer],
 ) -> None:
-    gateway = live_gateway_factory(api_keys=KEYS)
     with chromium(width=390, height=800) as browser:
-        sign_in(browser, gateway.url, USER_KEY)
-        ready(browser)
-        browser.find_element(By.CSS_SELECTOR, "#chat-form details summary").click()
+        with_options_open(browser, live_gateway_factory)
         find(browser, "#pg-tools").send_keys("[not json")
         send(browser, "Hello")
         wait_for(browser, lambda: find(browser, "#pg-error").text.startswith("The tools is not valid JSON"))
@@ -224,3 +268,30 @@ def test_a_bad_tools_box_and_a_narrow_window(
         )
         assert unlabelled == []
         screenshot(browser, "narrow")
+
+
+def test_the_playground_works_from_the_keyboard_alone(
+    browser: webdriver.Chrome, live_gateway_factory: Callable[..., LiveServer]
+) -> None:
+    """Tab reaches every control of the playground in a sensible order, and a message typed into the
+    box is sent with Ctrl+Enter: no mouse needed."""
+    gateway = live_gateway_factory(api_keys=KEYS)
+    sign_in(browser, gateway.url, USER_KEY)
+    ready(browser)
+    browser.execute_script("document.querySelector('[data-page=playground]').focus()")  # the page's first
+    reached: list[str] = []
+    for _ in range(40):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        active = browser.switch_to.active_element
+        reached.append(active.get_attribute("id") or active.tag_name)
+    settings = ["pg-model", "pg-reasoning", "pg-system", "pg-temperature", "pg-max-tokens", "summary"]
+    wanted = ["sign-out", *settings, "pg-message", "pg-send", "pg-curl", "pg-clear"]
+    order = [reached.index(name) for name in wanted]  # each one is reached ...
+    assert order == sorted(order), reached  # ... in the order of the page
+    box = find(browser, "#pg-message")
+    box.send_keys("Hello from the keyboard")
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_for(browser, lambda: finished(browser))
+    assert find(browser, "#pg-status").text == "Done." and find(browser, "#pg-error").text == ""
+    turns = browser.find_elements(By.CSS_SELECTOR, "#transcript .turn")
+    assert [t.get_attribute("class") for t in turns] == ["turn user", "turn assistant"]

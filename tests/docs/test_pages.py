@@ -45,7 +45,13 @@ EXPECTED_DOCS = {
     "upstreams.md",
 }
 # Paths the docs name that are made by the scripts, not kept in git.
-GENERATED = {".venv", ".wrangler-cli", "scripts/bench/.venv-peers", "scripts/bench/node-peers"}
+GENERATED = {
+    ".venv",
+    ".wrangler-cli",
+    "scripts/bench/.venv-peers",
+    "scripts/bench/node-peers",
+    "tests/console/screenshots",  # written by the console tests; gitignored
+}
 CITED = re.compile(r"(?<![\w./-])((?:worker|tests|scripts|schemas|docs)/[\w./-]*[\w/]|\.env\.example)")
 MODULE = re.compile(r"(?<![\w./-])(worker(?:\.[a-z_]+)+)")
 LOGGERS = {"worker.access"}  # printed in log lines the docs show; a logger, not a module

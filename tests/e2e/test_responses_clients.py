@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
+from tests.clients.conftest import UPSTREAM_FAILURE, failing_midway
 from tests.docs.pages import EXAMPLE_KEY, EXAMPLE_URL, all_blocks
-from tests.servers import LiveServer
+from tests.servers import LiveServer, serving
 
 CLIENTS = Path(__file__).resolve().parent.parent / "clients"
 CODEX = CLIENTS / "node_modules" / ".bin" / "codex"
@@ -56,8 +58,10 @@ def documented_config() -> str:
     return config
 
 
-def codex(gateway: LiveServer, home: Path, workdir: Path, prompt: str) -> list[dict[str, Any]]:
-    """Run `codex exec --json` with a provider pointing at the gateway; its JSONL events."""
+def run_codex(
+    gateway: LiveServer, home: Path, workdir: Path, prompt: str, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `codex exec --json [options] prompt` with a provider pointing at the gateway."""
     assert CODEX.exists(), "run scripts/install-clients.sh"
     home.mkdir(exist_ok=True)
     workdir.mkdir(exist_ok=True)
@@ -76,17 +80,30 @@ def codex(gateway: LiveServer, home: Path, workdir: Path, prompt: str) -> list[d
         "QWQ_GATEWAY_KEY": EXAMPLE_KEY,
         "NO_COLOR": "1",
     }
-    done = subprocess.run(
-        [str(CODEX), "exec", "--json", "--skip-git-repo-check", "--sandbox", "read-only", prompt],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    command = [
+        str(CODEX),
+        "exec",
+        "--json",
+        "--skip-git-repo-check",
+        "--sandbox",
+        "read-only",
+        *options,
+        prompt,
+    ]
+    return subprocess.run(
+        command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def events_of(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def codex(gateway: LiveServer, home: Path, workdir: Path, prompt: str, *options: str) -> list[dict[str, Any]]:
+    """`run_codex`, which must succeed; its JSONL events."""
+    done = run_codex(gateway, home, workdir, prompt, *options)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return events_of(done)
 
 
 def completed(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -120,3 +137,54 @@ def test_codex_runs_a_command_the_model_calls_and_reads_its_output(
     # The second request carried the command's output back; the simulator repeats what the tool returned.
     [message] = completed(events, "agent_message")
     assert message["text"].startswith("The tool returned:") and "gateway-marker-7f3a" in message["text"]
+
+
+def test_codex_structured_output_meets_the_output_schema(gateway: LiveServer, tmp_path: Path) -> None:
+    """`--output-schema FILE` goes to the gateway as the Responses `text.format` json_schema; the final
+    message is an instance of it."""
+    schema: Any = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "pets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"kind": {"enum": ["cat", "dog"]}, "name": {"type": "string"}},
+                    "required": ["kind", "name"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "required": ["name", "age", "pets"],
+        "additionalProperties": False,
+    }
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps(schema))
+    prompt = "Describe a person [sim:no-call]"
+    events = codex(gateway, tmp_path / "home", tmp_path / "work", prompt, "--output-schema", str(schema_file))
+    [message] = completed(events, "agent_message")
+    value = json.loads(message["text"])
+    Draft202012Validator(schema).validate(value)
+    assert value["pets"] and value["pets"][0]["kind"] in ("cat", "dog")
+
+
+def test_codex_reports_an_upstream_failure_mid_stream(
+    live_gateway_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    """The upstream sends reasoning and half an answer, then fails: Codex fails the turn with the
+    upstream's message and exits non-zero; no agent message claims to be the answer."""
+    with serving(failing_midway()) as upstream:
+        failing = live_gateway_factory(
+            upstream_url=f"{upstream.url}/v1",
+            api_keys=EXAMPLE_KEY,
+            retry_attempts=0,
+            breaker_failures=0,
+        )
+        done = run_codex(failing, tmp_path / "home", tmp_path / "work", "Say hello")
+    assert done.returncode != 0, done.stdout + done.stderr
+    events = events_of(done)
+    [failed] = [e for e in events if e["type"] == "turn.failed"]
+    assert UPSTREAM_FAILURE in failed["error"]["message"]
+    assert not completed(events, "agent_message")

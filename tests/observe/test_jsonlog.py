@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 from typing import Any
 
 import httpx
 import orjson
 
-from tests.processes import clean_env, first_answer, stop
+from tests.processes import first_answer, gateway_process, stop
 from tests.servers import FaultServer, free_port, serving
 from worker.core.ir import Usage
 from worker.core.outcome import RequestRecord
@@ -30,20 +29,15 @@ def test_every_line_is_json_with_the_request_id_and_no_secret_at_debug_level() -
     # The upstream answers the start-up probe, then fails the next request once (a retry is logged).
     with serving(FaultServer(["ok", "500", "ok"])) as upstream:
         port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "worker", "--port", str(port)],
-            env=clean_env(
-                API_KEYS=CLIENT_KEY,
-                UPSTREAM_URL=f"{upstream.url}/v1",
-                UPSTREAM_API_KEY=UPSTREAM_KEY,
-                METRICS_KEY=METRICS_KEY,
-                LOG_LEVEL="debug",
-                LOG_FORMAT="json",
-                RETRY_BACKOFF_BASE="0.01",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        process = gateway_process(
+            port,
+            API_KEYS=CLIENT_KEY,
+            UPSTREAM_URL=f"{upstream.url}/v1",
+            UPSTREAM_API_KEY=UPSTREAM_KEY,
+            METRICS_KEY=METRICS_KEY,
+            LOG_LEVEL="debug",
+            LOG_FORMAT="json",
+            RETRY_BACKOFF_BASE="0.01",
         )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -117,13 +111,7 @@ def test_the_formatter_alone() -> None:
 
 def test_with_several_workers_the_supervisor_writes_json_too() -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker", "--port", str(port), "--workers", "2"],
-        env=clean_env(API_KEYS=CLIENT_KEY, LOG_FORMAT="json"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = gateway_process(port, "--workers", "2", API_KEYS=CLIENT_KEY, LOG_FORMAT="json")
     try:
         assert first_answer(process, port, CLIENT_KEY).status_code == 200
     finally:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
+from jsonschema import Draft202012Validator
 
 from tests.conftest import API_KEY
 from tests.servers import LiveServer
@@ -67,3 +69,23 @@ def test_tool_runner_with_default_settings(gateway: LiveServer) -> None:
         {"thread": False, "status": 200},
         {"thread": False, "status": 200},
     ]
+
+
+@pytest.mark.parametrize("scenario", ["structured_zod", "structured_zod_stream", "structured_json_schema"])
+def test_structured_output_parsed_by_the_sdk(gateway: LiveServer, scenario: str) -> None:
+    """`messages.parse` / `messages.stream` with `output_config.format` from the SDK's `zodOutputFormat`
+    (nested objects in an array, an enum, an optional field) or `jsonSchemaOutputFormat`: the SDK sends
+    a `json_schema` format, the simulator answers with JSON that meets it, and the SDK's `parsed_output`
+    (validated by zod for the zod helper) is that JSON."""
+    seen = run(gateway, scenario)
+    assert seen["status"] == 200 and seen["stop"] == "end_turn"
+    form = seen["format"]
+    assert form["type"] == "json_schema"
+    Draft202012Validator(form["schema"]).validate(seen["parsed"])
+    assert orjson.loads(seen["text"]) == seen["parsed"]
+    if scenario.startswith("structured_zod"):
+        trip = seen["parsed"]
+        assert trip["mode"] in ("train", "car") and trip["stops"] and trip["stops"][0]["nights"] >= 1
+        assert set(form["schema"]["properties"]) == {"title", "mode", "stops", "note"}
+    else:
+        assert set(seen["parsed"]) == {"name", "age", "tags"} and isinstance(seen["parsed"]["age"], int)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Literal
 
 import anthropic
 import httpx2
 import orjson
+import pydantic
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -294,3 +295,75 @@ def test_structured_output_through_a_forced_tool(gateway: LiveServer) -> None:
     [use] = [block for block in message.content if block.type == "tool_use"]
     assert use.type == "tool_use" and use.name == "record_person"
     Draft202012Validator(schema).validate(use.input)
+
+
+class Stop(pydantic.BaseModel):
+    name: str
+    nights: int = pydantic.Field(ge=1)
+
+
+class Trip(pydantic.BaseModel):
+    """pydantic writes `$defs`/`$ref` for `Stop` and `anyOf` with null for the optional note; the SDK
+    turns the bound into a description and closes every object (`additionalProperties: false`)."""
+
+    title: str
+    mode: Literal["train", "car"]
+    stops: list[Stop]
+    note: str | None = None
+
+
+def capturing_sdk(gateway: LiveServer, bodies: list[Any]) -> anthropic.Anthropic:
+    """`sdk`, keeping each request body it sends (to check the answer against the schema it sent)."""
+
+    def keep(request: httpx2.Request) -> None:
+        bodies.append(orjson.loads(request.read()))
+
+    http = httpx2.Client(event_hooks={"request": [keep]})
+    return anthropic.Anthropic(
+        api_key=API_KEY, base_url=gateway.url, max_retries=0, timeout=10, http_client=http
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_structured_output_parsed_into_a_pydantic_model(gateway: LiveServer, stream: bool) -> None:
+    """`messages.parse(output_format=Trip)` and `messages.stream(output_format=Trip)`: the SDK sends
+    `output_config.format` (json_schema) and parses the answer into `parsed_output`."""
+    bodies: list[Any] = []
+    client = capturing_sdk(gateway, bodies)
+    ask: Any = [{"role": "user", "content": "Plan a trip"}]
+    message: Any
+    if stream:
+        with client.messages.stream(model="qwq-32b", max_tokens=1024, messages=ask, output_format=Trip) as s:
+            message = s.get_final_message()
+    else:
+        message = client.messages.parse(model="qwq-32b", max_tokens=1024, messages=ask, output_format=Trip)
+    trip = message.parsed_output
+    assert isinstance(trip, Trip) and trip.mode in ("train", "car") and trip.stops[0].nights >= 1
+    assert message.stop_reason == "end_turn"
+    (body,) = bodies
+    form = body["output_config"]["format"]
+    assert form["type"] == "json_schema" and "$defs" in form["schema"]
+    Draft202012Validator(form["schema"]).validate(orjson.loads(message.content[-1].text))
+
+
+def test_structured_output_from_a_schema_in_output_config(gateway: LiveServer) -> None:
+    """A hand-written schema in `output_config` on `messages.create`: the text is JSON that meets it."""
+    schema: Any = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "days": {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "integer"}}}},
+            "kind": {"enum": ["short", "long"]},
+        },
+        "required": ["city", "days", "kind"],
+        "additionalProperties": False,
+    }
+    message = sdk(gateway).messages.create(
+        model="qwq-32b",
+        max_tokens=1024,
+        messages=[{"role": "user", "content": "Plan a trip"}],
+        output_config={"format": {"type": "json_schema", "schema": schema}},
+    )
+    [text] = message.content
+    assert text.type == "text"
+    Draft202012Validator(schema).validate(orjson.loads(text.text))

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
+from jsonschema import Draft202012Validator
 
+from tests.clients.conftest import UPSTREAM_FAILURE, failing_midway
 from tests.conftest import API_KEY
-from tests.servers import LiveServer
+from tests.servers import LiveServer, serving
 
 CLAUDE = Path(__file__).resolve().parents[1] / "clients" / "node_modules" / ".bin" / "claude"
 
 
-def claude(gateway: LiveServer, prompt: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+def claude(
+    gateway: LiveServer, prompt: str, workdir: Path, *options: str
+) -> subprocess.CompletedProcess[str]:
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     keep = ("PATH", "LANG", "TMPDIR")
@@ -39,9 +45,10 @@ def claude(gateway: LiveServer, prompt: str, workdir: Path) -> subprocess.Comple
         DISABLE_ERROR_REPORTING="1",
         DISABLE_AUTOUPDATER="1",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        CLAUDE_CODE_MAX_RETRIES="0",  # a failure must show at once, not after minutes of back-off
     )
     return subprocess.run(
-        [str(CLAUDE), "-p", prompt],
+        [str(CLAUDE), "-p", prompt, *options],
         cwd=workdir,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -70,3 +77,48 @@ def test_a_tool_call_completes_the_round_trip(gateway: LiveServer, tmp_path: Pat
     # Claude Code read the file with its Read tool and sent the contents back; the answer to that
     # (the simulator quotes the tool result) is what it printed
     assert "The tool returned:" in done.stdout and "pumpernickel" in done.stdout, done.stdout + done.stderr
+
+
+def test_structured_output_with_a_json_schema(gateway: LiveServer, tmp_path: Path) -> None:
+    """`--json-schema`: Claude Code offers a `StructuredOutput` tool whose input schema is the one given
+    (the prompt steers the simulator to call that tool rather than the first one offered); the
+    simulator's call carries an instance of it, which Claude Code hands back as `structured_output`."""
+    schema: Any = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "langs": {"type": "array", "items": {"enum": ["en", "fr"]}},
+            "home": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+        "required": ["name", "age", "langs", "home"],
+    }
+    done = claude(
+        gateway,
+        "Describe a person [sim:call=StructuredOutput]",
+        tmp_path,
+        "--output-format",
+        "json",
+        "--json-schema",
+        orjson.dumps(schema).decode(),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = orjson.loads(done.stdout)
+    assert result["is_error"] is False and result["subtype"] == "success", result
+    Draft202012Validator(schema).validate(result["structured_output"])
+    assert result["structured_output"]["langs"] and result["structured_output"]["home"]["city"]
+
+
+def test_an_upstream_failure_mid_stream_is_an_error(
+    live_gateway_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    """The upstream sends reasoning and half an answer, then fails: Claude Code reports an API error and
+    exits non-zero, never printing the half answer as if it were the whole one."""
+    with serving(failing_midway()) as upstream:
+        failing = live_gateway_factory(
+            upstream_url=f"{upstream.url}/v1", retry_attempts=0, breaker_failures=0
+        )
+        done = claude(failing, "Say hello", tmp_path)
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "API Error" in done.stdout and UPSTREAM_FAILURE in done.stdout, done.stdout + done.stderr
+    assert "The first half of an answer" not in done.stdout

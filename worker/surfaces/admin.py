@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker.core.errors import Unauthorized
+from worker.core.errors import Forbidden, Unauthorized
 from worker.core.identity import Identity
 from worker.state import AppState
 from worker.store import manage
 from worker.store.base import KeyRecord, Store, StoreUnavailable
 from worker.store.report import as_csv, parse_query, usage_rows
-from worker.web.auth import UnknownKey, bearer_token
+from worker.web.auth import require_admin_key
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -40,21 +40,11 @@ def _json(data: object, status: int = 200) -> Response:
 async def _admin(state: AppState, request: Request) -> Identity:
     """The caller's identity, if it is an admin's; a user key is 403, no or a wrong key 401."""
     try:
-        token = bearer_token(request.headers.get("authorization"))
-        try:
-            identity = state.keys.identify(token)
-        except UnknownKey as miss:
-            if state.key_cache is None:
-                raise
-            await state.key_cache.fetch(miss.key_id)
-            identity = state.keys.identify(token)
+        return await require_admin_key(state.keys, state.key_cache, request.headers.get("authorization"))
+    except Forbidden:
+        raise AdminError(403, "Forbidden", "The admin API needs an admin key") from None
     except Unauthorized as exc:
         raise AdminError(401, "Unauthorized", str(exc.detail)) from None
-    if identity is None:
-        raise AdminError(401, "Unauthorized", "The API key is not valid")
-    if not identity.is_admin:
-        raise AdminError(403, "Forbidden", "The admin API needs an admin key")
-    return identity
 
 
 async def _body(request: Request) -> Any:

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterable
 from typing import Protocol
 
-from worker.core.errors import Unauthorized
+from worker.core.errors import Forbidden, Unauthorized
 from worker.core.identity import ANONYMOUS, Identity
 from worker.web.asgi import Scope
 
@@ -32,6 +32,12 @@ class UnknownKey(Unauthorized):
 class ManagedKeys(Protocol):
     def identify(self, token: str) -> Identity:
         """The identity of a managed key, or raise `Unauthorized` (`UnknownKey` when not cached)."""
+        ...
+
+
+class KeyLookup(Protocol):
+    async def fetch(self, key_id: str) -> None:
+        """Read one managed key this process has not cached yet (`worker.store.keycache.KeyCache`)."""
         ...
 
 
@@ -110,4 +116,31 @@ def authenticate(keys: KeyRing, authorization: str | None) -> Identity:
     identity = keys.identify(bearer_token(authorization))
     if identity is None:
         raise Unauthorized(detail="The API key is not valid")
+    return identity
+
+
+async def identify_bearer(keys: KeyRing, lookup: KeyLookup | None, authorization: str | None) -> Identity:
+    """The identity of the bearer key in `authorization`; `Unauthorized` (401) for a missing, unknown,
+    revoked or expired key. A managed key created on another process since this one last looked is read
+    through `lookup` once, then checked again."""
+    token = bearer_token(authorization)
+    try:
+        identity = keys.identify(token)
+    except UnknownKey as miss:
+        if lookup is None:
+            raise
+        await lookup.fetch(miss.key_id)
+        identity = keys.identify(token)
+    if identity is None:
+        raise Unauthorized(detail="The API key is not valid")
+    return identity
+
+
+async def require_admin_key(keys: KeyRing, lookup: KeyLookup | None, authorization: str | None) -> Identity:
+    """`identify_bearer`, and `Forbidden` (403) unless the key's role is admin: the first of `API_KEYS`
+    or a managed key created with the `admin` role. The one rule for every admin endpoint (the
+    key-management API, the console's live log)."""
+    identity = await identify_bearer(keys, lookup, authorization)
+    if not identity.is_admin:
+        raise Forbidden(detail="This endpoint needs an admin key")
     return identity

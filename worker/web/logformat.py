@@ -9,12 +9,20 @@ Control characters: a path such as `/x%0a2026-01-01 ... POST /admin 200` decodes
 written raw it would forge a second log line. Every field a client controls is escaped where it is
 logged (`escape`), and the formatter escapes what is left in a line as a last guard, so one record
 is always exactly one line.
+
+Request ids: every line written while a request is being served (a router warning, an upstream
+failure, a sink error) ends with ` id=<request id>`, the id the client got in `X-Request-Id`, so a
+text log can be searched for one request as a JSON log can. The id comes from the context variable
+the access-log middleware sets (`worker.observe.context.REQUEST_ID`); lines outside a request (start-up,
+shut-down) get nothing. The access line already ends with its id and is left as it is.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+
+from worker.observe.context import LOG_RECORD_ATTRIBUTE, REQUEST_ID
 
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -49,7 +57,11 @@ class LineFormatter(logging.Formatter):
         self._second_text = ""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        return one_line(super().formatMessage(record))
+        line = one_line(super().formatMessage(record))
+        request_id = REQUEST_ID.get()
+        if request_id and not hasattr(record, LOG_RECORD_ATTRIBUTE):  # the access line has its own
+            return f"{line} id={request_id}"  # the id is a sane token (`access_log`): nothing to escape
+        return line
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:

@@ -24,22 +24,44 @@ function showSecret(secret) {
   $("#key-secret").hidden = false;
 }
 
+// Revoking cannot be undone: the first click asks, in the row itself, and only "Yes, revoke" acts.
+// (A page element rather than window.confirm: it is styled, keyboard reachable and needs no dialog.)
+function askToRevoke(actions, key, buttons) {
+  const confirm = el("button", { type: "button", class: "confirm-revoke", text: "Yes, revoke",
+    "aria-label": `Yes, revoke ${key.name}` });
+  const cancel = el("button", { type: "button", class: "cancel-revoke", text: "Cancel",
+    "aria-label": `Keep ${key.name}` });
+  confirm.addEventListener("click", () => act(() => api(`/admin/v1/keys/${encodeURIComponent(key.id)}`, { method: "DELETE" })));
+  cancel.addEventListener("click", () => {
+    actions.replaceChildren(...buttons);
+    buttons[0].focus();
+  });
+  actions.replaceChildren(el("span", { class: "revoke-question", role: "alert",
+    text: `Revoke ${key.name}? Every request with it fails at once; this cannot be undone.` }), confirm, cancel);
+  confirm.focus();
+}
+
+function rotateBody() {
+  const overlap = numberOrNull("#rotate-overlap");
+  return overlap ? { overlap_seconds: overlap } : undefined;
+}
+
 async function loadKeys() {
   say("#keys-error", "");
   try {
     const { data } = await api("/admin/v1/keys");
     $("#keys-table tbody").replaceChildren(...data.map((key) => {
-      const revoke = el("button", { type: "button", text: "Revoke", "aria-label": `Revoke ${key.name}` });
-      revoke.addEventListener("click", () => act(() => api(`/admin/v1/keys/${encodeURIComponent(key.id)}`, { method: "DELETE" })));
-      const rotate = el("button", { type: "button", text: "Rotate", "aria-label": `Rotate ${key.name}` });
+      const revoke = el("button", { type: "button", class: "revoke", text: "Revoke", "aria-label": `Revoke ${key.name}` });
+      const rotate = el("button", { type: "button", class: "rotate", text: "Rotate", "aria-label": `Rotate ${key.name}` });
+      const actions = el("span", { class: "key-actions" }, revoke, rotate);
+      revoke.addEventListener("click", () => askToRevoke(actions, key, [revoke, rotate]));
       rotate.addEventListener("click", () => act(async () => {
-        const rotated = await api(`/admin/v1/keys/${encodeURIComponent(key.id)}/rotate`, { method: "POST" });
+        const rotated = await api(`/admin/v1/keys/${encodeURIComponent(key.id)}/rotate`, { method: "POST", body: rotateBody() });
         showSecret(rotated.key);
       }));
       const lastUsed = key.last_used_at;
-      const actions = key.status === "revoked" ? "" : el("span", {}, revoke, rotate);
       const line = row(key.name, key.id, key.role, key.status || "active", (key.models || []).join(", ") || "all",
-        limitsOf(key), lastUsed ? new Date(lastUsed).toLocaleString() : "never", actions);
+        limitsOf(key), lastUsed ? new Date(lastUsed).toLocaleString() : "never", key.status === "revoked" ? "" : actions);
       line.dataset.keyId = key.id;
       return line;
     }));

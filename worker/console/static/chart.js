@@ -1,6 +1,10 @@
 // A bar chart drawn on a canvas: no chart library, nothing fetched from elsewhere.
+// A canvas is only pixels to a screen reader: its label is rewritten with the figures it shows.
 
 export function barChart(canvas, labels, values, format = (v) => String(v)) {
+  const title = canvas.dataset.title || (canvas.dataset.title = canvas.getAttribute("aria-label") || "Chart");
+  const figures = values.map((value, i) => `${labels[i]}: ${format(value)}`).join("; ");
+  canvas.setAttribute("aria-label", `${title}. ${figures || "No usage in this range yet."}`);
   const context = canvas.getContext("2d");
   const { width, height } = canvas;
   const styles = getComputedStyle(canvas);
