@@ -15,7 +15,7 @@ bash scripts/install.sh
 if [ ! -x "$BENCH/.venv-peers/bin/litellm" ]; then
   python3 -m venv "$BENCH/.venv-peers"
   "$BENCH/.venv-peers/bin/pip" install --quiet --disable-pip-version-check \
-    'litellm[proxy]' aiohttp starlette 'uvicorn[standard]' || echo "bench: LiteLLM could not be installed; its row will say so"
+    'litellm[proxy]' || echo "bench: LiteLLM could not be installed; its row will say so"
 fi
 if [ ! -f "$BENCH/node-peers/node_modules/@portkey-ai/gateway/build/start-server.js" ]; then
   mkdir -p "$BENCH/node-peers"

@@ -32,6 +32,8 @@ class Request:
     path: str
     body: bytes
     headers: dict[str, str]
+    end: bytes = b"[DONE]"
+    """What the last event of a streamed answer holds, in the client's dialect."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ async def _one_stream(port: int, request: Request) -> tuple[float, bool]:
                     if b"data:" in seen:
                         first = time.perf_counter() - started
                 seen = seen[-64:] + (chunk if first else b"")
-        return first, b"[DONE]" in seen
+        return first, request.end in seen
     finally:
         writer.close()
 

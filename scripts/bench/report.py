@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from verdicts import print_verdicts
+
 
 def _f(value: Any, digits: int = 2) -> str:
     if value is None:
@@ -31,13 +33,24 @@ def _minus(a: Any, b: Any) -> Any:
     return None if a is None or b is None else a - b
 
 
+def _load(value: Any) -> str:
+    return f"{value[0]:.2f}" if value else "-"
+
+
+def _load_range(rows: list[dict[str, Any]]) -> str:
+    seen = [row["load"][0] for row in rows if row.get("load")]
+    return f"{min(seen):.2f} to {max(seen):.2f}" if seen else "-"
+
+
 def print_tables(results: dict[str, Any]) -> None:
     rows: list[dict[str, Any]] = results.get("rows", [])
     direct = rows[0] if rows else {}
     m = results.get("machine", {})
     print(
         f"\nMachine: {m.get('cpu')} ({m.get('cores')} cores), Python {m.get('python')}; "
-        f"{results.get('started')}"
+        f"{results.get('started')} to {results.get('finished')}; load average (1 min) "
+        f"{_load(results.get('load_before'))} before, {_load(results.get('load_after'))} after, "
+        f"{_load_range(rows)} while rows were measured"
     )
     print(
         "\nRequests (non-streamed, ~600-byte answer). Added = minus direct; "
@@ -111,6 +124,7 @@ def print_tables(results: dict[str, Any]) -> None:
             f"\nValidation per body: typical {validation['typical_us']:.1f} µs; "
             f"100 messages + 8 tools {validation['long_tools_us']:.1f} µs"
         )
+    print_verdicts(rows)
 
 
 def print_observe_cost(rows: list[dict[str, Any]]) -> None:

@@ -43,7 +43,14 @@ def probe(port: int, request: Request) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def measure(name: str, port: int, make: Any, up: int, server: Server | None, scale: float) -> dict[str, Any]:
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15-minute load averages: how busy it was while a row was measured."""
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def measure(
+    name: str, port: int, make: Any, up: int, server: Server | None, scale: float, light: bool = False
+) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name}
     status, body = probe(port, make("json", up))
     if status == 404:
@@ -83,7 +90,8 @@ def measure(name: str, port: int, make: Any, up: int, server: Server | None, sca
             cell["cpu_us_per_event"] = (server.cpu() - cpu_before) * 1e6 / (result.requests * events)
             cell["cpu_ms_per_stream"] = (server.cpu() - cpu_before) * 1e3 / result.requests
         out[kind] = cell
-    if server:
+    out["load"] = load_average()
+    if server and not light:
         rate = out["c32"]["rate"] or 1
         seconds = min(50_000 / rate * 1.05, 45 * scale)
         before = server.rss()
@@ -140,7 +148,7 @@ def run_contender(contender: Contender, up: int, workdir: Path, scale: float) ->
     except (RuntimeError, OSError) as exc:
         return {"name": contender.name, "error": f"could not start: {str(exc)[:300]}"}
     try:
-        return measure(contender.name, port, contender.request, up, server, scale)
+        return measure(contender.name, port, contender.request, up, server, scale, contender.light)
     except Exception as exc:  # one contender failing must not stop the run
         return {"name": contender.name, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
     finally:
@@ -170,6 +178,7 @@ def main() -> int:
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
+        "load_before": load_average(),
     }
     try:
         hold_argv = [sys.executable, str(BENCH / "upstream.py"), "hold", str(hold)]
@@ -189,6 +198,7 @@ def main() -> int:
         for server in reversed(servers):
             server.stop()
     results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    results["load_after"] = load_average()
     out_dir = ROOT / "bench-results"
     out_dir.mkdir(exist_ok=True)
     text = json.dumps(results, indent=2)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from load import Request
 from procs import free_port
+from verdicts import FEATURES, LITELLM, MANAGED, OBSERVE_OFF, OBSERVE_ON, PORTKEY, STATIC, THIN
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
@@ -47,6 +48,7 @@ class Contender:
     note: str = ""
     startup_timeout: float = 60
     cores: str = "0"  # taskset's list: every contender gets core 0 alone, unless it runs several workers
+    light: bool = False  # requests and streams only: no soak and no open-streams cell (a shorter run)
 
 
 def direct_request(kind: str, upstream: int) -> Request:
@@ -118,150 +120,201 @@ def portkey_request(kind: str, upstream: int) -> Request:
     return Request("/v1/chat/completions", openai_body("Qwen/QwQ-32B", kind != "json"), headers)
 
 
-def gateway_contenders(checkout: Path, label: str) -> list[Contender]:
-    """The gateway of the checkout at `checkout` (its own `.venv`), on both of its main routes."""
-    binary = str(checkout / ".venv" / "bin" / "qwq-gateway")
+def gateway_anthropic_request(kind: str, upstream: int) -> Request:
+    slug = "qwq-32b" if kind == "json" else f"qwq-32b-{kind}"
+    body: dict[str, object] = {
+        "model": slug,
+        "system": MESSAGES[0]["content"],
+        "messages": MESSAGES[1:],
+        "max_tokens": 256,
+        "temperature": 0.6,
+    }
+    if kind != "json":
+        body["stream"] = True
+    headers = {**JSON_HEADERS, "x-api-key": GATEWAY_KEY, "anthropic-version": "2023-06-01"}
+    return Request("/v1/messages", _dump(body), headers, b"message_stop")
+
+
+def gateway_responses_request(kind: str, upstream: int) -> Request:
+    """`store: false`: like the other surfaces' rows, nothing is written per request."""
+    slug = "qwq-32b" if kind == "json" else f"qwq-32b-{kind}"
+    body: dict[str, object] = {
+        "model": slug,
+        "instructions": MESSAGES[0]["content"],
+        "input": MESSAGES[1]["content"],
+        "max_output_tokens": 256,
+        "temperature": 0.6,
+        "store": False,
+    }
+    if kind != "json":
+        body["stream"] = True
+    headers = {**JSON_HEADERS, "Authorization": f"Bearer {GATEWAY_KEY}"}
+    return Request("/v1/responses", _dump(body), headers, b"response.completed")
+
+
+# Limits that never trigger in a run (a few million requests at most): the gate does all its work
+# (admission against the store, reservation, settlement) and always admits.
+NEVER_TRIGGERING = "--rpm 1000000000 --tpm 1000000000000"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """How one gateway row runs: its state store, its key and its settings."""
+
+    store: str = "default"
+    """`default` (SQLite in the run's directory), `off` (`STATE_URL=off`), `redis` (a `redis-server` in
+    the contender's process group, so its CPU counts in the row)."""
+    key: str = "static"
+    """`static` (`API_KEYS`), `managed` (made by `qwq-gateway keys create` as the contender starts) or
+    `limited` (managed, with rpm and tpm limits that never trigger)."""
+    env: tuple[tuple[str, str], ...] = ()
+    workers: int = 1
+
+
+def gateway(
+    name: str,
+    checkout: Path,
+    setup: Setup,
+    request: Callable[[str, int], Request],
+    cores: str = "0",
+    light: bool = False,
+) -> Contender:
+    """A row of the gateway of `checkout` (its own `.venv`)."""
+    binary = checkout / ".venv" / "bin" / "qwq-gateway"
+    key_files: dict[int, Path] = {}
 
     def env(port: int, up: int, wd: Path) -> dict[str, str]:
-        return {
+        values = {
             "API_KEYS": GATEWAY_KEY,
             "MODELS_FILE": str(_gateway_models(wd, up)),
-            "LOG_LEVEL": "info",
+            "LOG_LEVEL": "info",  # every request writes its access line
             "POOL_MAX_CONNECTIONS": "2048",  # the open-streams cell holds 1,000 upstream connections
             "DATA_DIR": str(wd),  # the default state store (SQLite): the run's own, not the checkout's
+            **dict(setup.env),
         }
+        if setup.store == "off":
+            values["STATE_URL"] = "off"
+        return values
 
-    return [
-        Contender(
-            f"{label} /qwq-32b", lambda port, up, wd: [binary, "--port", str(port)], env, gateway_slug_request
-        ),
-        # Two worker processes need two cores: both, so the second shares core 1 with wrk and nginx.
-        Contender(
-            f"{label} /qwq-32b --workers 2",
-            lambda port, up, wd: [binary, "--port", str(port), "--workers", "2"],
-            env,
-            gateway_slug_request,
-            cores="0,1",
-        ),
-        Contender(
-            f"{label} /v1/chat/completions",
-            lambda port, up, wd: [binary, "--port", str(port)],
-            env,
-            gateway_openai_request,
-        ),
-    ]
-
-
-def observe_contenders(checkout: Path) -> list[Contender]:
-    """The price of observability, measured in the same run: `/qwq-32b` with metrics off and text logs,
-    then with metrics on and JSON logs (docs/operations.md). The report prints their ratio."""
-    binary = str(checkout / ".venv" / "bin" / "qwq-gateway")
-
-    def env(metrics: str, log_format: str) -> Callable[[int, int, Path], dict[str, str]]:
-        return lambda port, up, wd: {
-            "API_KEYS": GATEWAY_KEY,
-            "MODELS_FILE": str(_gateway_models(wd, up)),
-            "LOG_LEVEL": "info",
-            "POOL_MAX_CONNECTIONS": "2048",
-            "METRICS": metrics,
-            "LOG_FORMAT": log_format,
-        }
-
-    argv: Callable[[int, int, Path], list[str]] = lambda port, up, wd: [binary, "--port", str(port)]  # noqa: E731
-    return [
-        Contender(OBSERVE_OFF, argv, env("0", "text"), gateway_slug_request),
-        Contender(OBSERVE_ON, argv, env("1", "json"), gateway_slug_request),
-    ]
-
-
-OBSERVE_OFF = "observe off (no metrics, text logs) /qwq-32b"
-OBSERVE_ON = "observe on (metrics, JSON logs) /qwq-32b"
-
-
-def accounting_contenders(checkout: Path) -> list[Contender]:
-    """The cost of managed keys and usage accounting: `/qwq-32b` with a static key and no state store,
-    then with a managed key (created by `qwq-gateway keys create` as the contender starts) accounted in
-    SQLite, then in Redis (a `redis-server` in the contender's process group, so its CPU counts too)."""
-    binary = str(checkout / ".venv" / "bin" / "qwq-gateway")
-    keys: dict[str, Path] = {}
-
-    def env(store: str) -> Callable[[int, int, Path], dict[str, str]]:
-        def make(port: int, up: int, wd: Path) -> dict[str, str]:
-            url = {"off": "off", "sqlite": f"sqlite:///{wd / f'bench-{port}.db'}"}.get(store, "")
-            values = {
-                "API_KEYS": GATEWAY_KEY,
-                "MODELS_FILE": str(_gateway_models(wd, up)),
-                "LOG_LEVEL": "info",
-                "POOL_MAX_CONNECTIONS": "2048",
-                "DATA_DIR": str(wd),
-            }
-            if url:
-                values["STATE_URL"] = url
-            return values
-
-        return make
-
-    def argv(store: str) -> Callable[[int, int, Path], list[str]]:
-        def make(port: int, up: int, wd: Path) -> list[str]:
-            serve = f"exec {binary} --port {port}"
-            if store == "off":
-                return ["sh", "-c", serve]
-            keys[store] = wd / f"key-{store}-{port}.json"
-            create = f"{binary} keys create --name bench > {keys[store]}"
-            if store == "sqlite":
-                return ["sh", "-c", f"{create} && {serve}"]
+    def argv(port: int, up: int, wd: Path) -> list[str]:
+        script = ""
+        if setup.store == "redis":
             redis_port = free_port()
-            redis = (
+            script += (
                 f"redis-server --port {redis_port} --save '' --appendonly no --dir {wd} "
                 f">{wd / f'redis-{redis_port}.log'} 2>&1 & "
                 f"until redis-cli -p {redis_port} ping >/dev/null 2>&1; do sleep 0.05; done; "
                 f"export STATE_URL=redis://127.0.0.1:{redis_port}/0; "
             )
-            return ["sh", "-c", f"{redis}{create} && {serve}"]
+        if setup.key != "static":
+            key_files[port] = wd / f"key-{port}.json"
+            limits = NEVER_TRIGGERING if setup.key == "limited" else ""
+            script += f"{binary} keys create --name bench {limits} > {key_files[port]} && "
+        workers = f" --workers {setup.workers}" if setup.workers > 1 else ""
+        return ["sh", "-c", f"{script}exec {binary} --port {port}{workers}"]
 
-        return make
+    def make(kind: str, up: int) -> Request:
+        plain = request(kind, up)
+        if not key_files:
+            return plain
+        key = json.loads(next(iter(key_files.values())).read_text())["key"]
+        headers = {
+            k: v.replace(GATEWAY_KEY, key) if v.endswith(GATEWAY_KEY) else v for k, v in plain.headers.items()
+        }
+        return Request(plain.path, plain.body, headers, plain.end)
 
-    def request(store: str) -> Callable[[str, int], Request]:
-        def make(kind: str, upstream: int) -> Request:
-            plain = gateway_slug_request(kind, upstream)
-            if store == "off":
-                return plain
-            key = json.loads(keys[store].read_text())["key"]
-            return Request(plain.path, plain.body, {**plain.headers, "Authorization": f"Bearer {key}"})
+    return Contender(name, argv, env, make, cores=cores, light=light)
 
-        return make
+
+def gateway_contenders(checkout: Path, label: str) -> list[Contender]:
+    """The gateway of `checkout` on each surface, as deployed by default (SQLite store, metrics on,
+    access log on), and with two worker processes."""
+    default = Setup()
+    return [
+        gateway(f"{label} /qwq-32b", checkout, default, gateway_slug_request),
+        # Two worker processes need two cores: both, so the second shares core 1 with wrk and nginx.
+        gateway(
+            f"{label} /qwq-32b --workers 2",
+            checkout,
+            Setup(workers=2),
+            gateway_slug_request,
+            cores="0,1",
+            light=True,
+        ),
+        gateway(f"{label} /v1/chat/completions", checkout, default, gateway_openai_request, light=True),
+        gateway(f"{label} /v1/messages", checkout, default, gateway_anthropic_request, light=True),
+        gateway(f"{label} /v1/responses", checkout, default, gateway_responses_request, light=True),
+    ]
+
+
+def feature_contenders(checkout: Path) -> list[Contender]:
+    """What the features cost, all on `/qwq-32b`:
+    - observability: metrics off and text logs, then metrics on and JSON logs;
+    - keys and accounting: a static key with no state store, then a managed key accounted in SQLite and
+      in Redis;
+    - features on: a managed key with rpm and tpm limits that never trigger, usage accounting and
+      metrics, on SQLite and on Redis (against the managed-key rows, the price of limits)."""
+    metrics_on = (("METRICS", "1"),)
+    rows = [
+        gateway(
+            OBSERVE_OFF,
+            checkout,
+            Setup(env=(("METRICS", "0"), ("LOG_FORMAT", "text"))),
+            gateway_slug_request,
+            light=True,
+        ),
+        gateway(
+            OBSERVE_ON,
+            checkout,
+            Setup(env=(("METRICS", "1"), ("LOG_FORMAT", "json"))),
+            gateway_slug_request,
+            light=True,
+        ),
+        gateway(STATIC, checkout, Setup(store="off", env=metrics_on), gateway_slug_request, light=True),
+    ]
+    for store, label in (("default", "SQLite"), ("redis", "Redis")):
+        managed = Setup(store=store, key="managed", env=metrics_on)
+        limited = Setup(store=store, key="limited", env=metrics_on)
+        rows.append(gateway(MANAGED.format(label), checkout, managed, gateway_slug_request, light=True))
+        rows.append(gateway(FEATURES.format(label), checkout, limited, gateway_slug_request, light=True))
+    return rows
+
+
+STREAMING_REFERENCE = "reference (streaming response, bytes passed through)"
+
+
+def thin_request(kind: str, upstream: int) -> Request:
+    plain = direct_request(kind, upstream)
+    return Request(plain.path, plain.body, {**plain.headers, "Authorization": f"Bearer {GATEWAY_KEY}"})
+
+
+def references() -> list[Contender]:
+    """The two yardsticks, served as the gateway is (uvicorn, uvloop, httptools, one process) with the
+    project's own Python and packages (Starlette, uvicorn and aiohttp of the same versions)."""
+    python = str(ROOT / ".venv" / "bin" / "python")
+    uvicorn = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+
+    def argv(module: str) -> Callable[[int, int, Path], list[str]]:
+        return lambda port, up, wd: [python, "-m", "uvicorn", f"{module}:app", "--port", str(port), *uvicorn]
+
+    def env(port: int, up: int, wd: Path) -> dict[str, str]:
+        return {"REF_UPSTREAM": f"http://127.0.0.1:{up}", "REF_KEY": GATEWAY_KEY, "PYTHONPATH": str(BENCH)}
 
     return [
-        Contender("qwq-gateway static key, no store", argv("off"), env("off"), request("off")),
-        Contender("qwq-gateway managed key, SQLite", argv("sqlite"), env("sqlite"), request("sqlite")),
-        Contender("qwq-gateway managed key, Redis", argv("redis"), env("redis"), request("redis")),
+        Contender(THIN, argv("thin_reference"), env, thin_request),
+        Contender(STREAMING_REFERENCE, argv("reference"), env, direct_request, light=True),
     ]
 
 
 def contenders(baseline: Path | None = None) -> list[Contender]:
     """`baseline`: another checkout of the gateway (with its own `.venv`), measured in the same run."""
-    uvicorn_fast = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
     return [
-        Contender(
-            "reference (Starlette+aiohttp)",
-            lambda port, up, wd: [
-                str(PEERS_PY),
-                "-m",
-                "uvicorn",
-                "reference:app",
-                "--port",
-                str(port),
-                *uvicorn_fast,
-            ],
-            lambda port, up, wd: {"REF_UPSTREAM": f"http://127.0.0.1:{up}", "PYTHONPATH": str(BENCH)},
-            direct_request,
-        ),
+        *references(),
         *gateway_contenders(ROOT, "qwq-gateway"),
-        *accounting_contenders(ROOT),
         *(gateway_contenders(baseline, "baseline") if baseline else []),
-        *observe_contenders(ROOT),
+        *feature_contenders(ROOT),
         Contender(
-            "LiteLLM proxy",
+            LITELLM,
             lambda port, up, wd: [
                 str(BENCH / ".venv-peers" / "bin" / "litellm"),
                 "--config",
@@ -278,11 +331,13 @@ def contenders(baseline: Path | None = None) -> list[Contender]:
             },
             litellm_request,
             startup_timeout=180,
+            light=True,
         ),
         Contender(
-            "Portkey gateway (Node)",
+            PORTKEY,
             lambda port, up, wd: ["node", str(PORTKEY_JS), f"--port={port}", "--headless"],
             lambda port, up, wd: {"NODE_ENV": "production"},
             portkey_request,
+            light=True,
         ),
     ]

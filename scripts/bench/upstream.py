@@ -2,8 +2,8 @@
 
 nginx answers every POST under
 - `/json/v1/chat/completions` with a fixed ~600-byte chat completion,
-- `/sse64/v1/...` and `/sse512/v1/...` with a fixed stream of 64 or 512 content chunks, then a finish
-  chunk, a usage chunk and `[DONE]`.
+- `/sse64/v1/...` and `/sse512/v1/...` with a fixed stream of 64 or 512 content chunks (an eighth
+  of them reasoning, then `</think>`, then the answer), then a finish chunk, a usage chunk and `[DONE]`.
 `hold_server` (run as `python upstream.py hold PORT`, reached through nginx under `/hold/`) is for
 the open-streams memory cell: it sends the headers and one chunk, then keeps the stream open until
 the client leaves (or 120 s pass).
@@ -20,8 +20,14 @@ from pathlib import Path
 MODEL = "Qwen/QwQ-32B"
 
 
+# As QwQ answers: its reasoning (the chat template opened the `<think>` tag), `</think>`, then the answer.
+# Every surface then has an answer to show, whatever it does with the reasoning.
+REASONING = "The user asks for the capital of France, in one word: that is Paris."
+THINK_CLOSE = "</think>\n\n"
+
+
 def completion_body() -> bytes:
-    answer = "The capital of France is Paris. " * 8
+    answer = REASONING + THINK_CLOSE + "The capital of France is Paris. " * 7
     data = {
         "id": "chatcmpl-bench0000000000000000",
         "object": "chat.completion",
@@ -54,7 +60,8 @@ def _chunk(delta: dict[str, object], finish: str | None = None, usage: object = 
 
 def stream_body(events: int) -> bytes:
     parts = [_chunk({"role": "assistant", "content": "tok "})]
-    parts += [_chunk({"content": f"tok{i} "}) for i in range(1, events)]
+    # An eighth of the stream is reasoning, the rest is the answer.
+    parts += [_chunk({"content": THINK_CLOSE if i == events // 8 else f"tok{i} "}) for i in range(1, events)]
     parts.append(_chunk({}, finish="stop"))
     usage = {"prompt_tokens": 21, "completion_tokens": events, "total_tokens": 21 + events}
     parts.append(_chunk({}, usage=usage))
