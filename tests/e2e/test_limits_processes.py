@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.conftest import AUTH
+from tests.conftest import API_KEY, AUTH
 from tests.e2e.test_state_processes import gateway
 from tests.processes import stop
 from tests.servers import serving
@@ -60,7 +60,8 @@ def test_200_concurrent_requests_for_a_key_with_rpm_10_give_exactly_10_answers(s
 class CountingUpstream:
     """An OpenAI-compatible upstream that answers slowly and notes the most requests it held at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.3) -> None:
+        self.delay = delay
         self.now = 0
         self.most = 0
         self.seen = 0
@@ -74,7 +75,7 @@ class CountingUpstream:
         self.seen += 1
         self.most = max(self.most, self.now)
         try:
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(self.delay)
         finally:
             self.now -= 1
         message = {"role": "assistant", "content": "ok"}
@@ -114,3 +115,24 @@ def test_max_concurrency_is_never_exceeded_at_the_upstream_across_two_processes(
         finally:
             for process, _ in started:
                 stop(process)
+
+
+def test_a_models_max_concurrency_holds_for_every_key_across_two_processes(tmp_path: Path) -> None:
+    """The model table's own limit guards the upstream: the static key has no limits of its own."""
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    upstream = CountingUpstream(delay=1.0)  # long enough that both slots are taken however slow the machine
+    with serving(upstream) as server:
+        table = tmp_path / "models.toml"
+        table.write_text(
+            "[models.qwq-32b]\nmax_concurrency = 2\n[[models.qwq-32b.targets]]\n"
+            f'adapter = "openai"\nbase_url = "{server.url}/v1"\nmodel = "Qwen/QwQ-32B"\n'
+        )
+        started = [gateway(state_url, MODELS_FILE=str(table)) for _ in range(2)]
+        try:
+            upstream.most = upstream.seen = 0
+            statuses = asyncio.run(_burst([url for _, url in started], API_KEY, 30))
+        finally:
+            outs = [stop(process) for process, _ in started]
+        assert upstream.most == 2, (statuses, upstream.seen, outs)
+        assert statuses.count(200) == upstream.seen
+        assert statuses.count(429) == 30 - upstream.seen
