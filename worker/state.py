@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from worker.config.models import ModelEntry, ModelTable, limited_models, load_table
+from worker.config.prices import price_list
 from worker.config.settings import Settings, SettingsError
-from worker.core.cost import Prices, choose
+from worker.core.cost import Prices
 from worker.core.outcome import RecordSink
 from worker.limits import open_limiter
 from worker.limits.base import Limiter
@@ -92,17 +93,6 @@ def open_state_store(settings: Settings) -> Store | None:
         return open_store(url)
     except StoreUnavailable as exc:
         raise SettingsError(str(exc)) from None
-
-
-def price_list(table: ModelTable) -> dict[str, Prices]:
-    prices: dict[str, Prices] = {}
-    for entry in table.entries.values():
-        model = Prices(entry.price_input_per_m, entry.price_output_per_m)
-        prices[entry.slug] = model
-        for index, target in enumerate(entry.targets):
-            own = Prices(target.price_input_per_m, target.price_output_per_m)
-            prices[f"{entry.slug}#{index + 1}"] = choose(own, model)
-    return prices
 
 
 def make_wire(settings: Settings) -> Wire:
