@@ -3,59 +3,24 @@ holds concurrency leases, and the redis-server stopped and started again under a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
-import orjson
 import pytest
 import redis
 
 from tests.conftest import AUTH
+from tests.e2e.limits_upstream import LimitsUpstream
 from tests.e2e.test_state_processes import gateway
 from tests.processes import stop
 from tests.redis_server import RedisServer
 from tests.servers import serving
-from worker.simulator.plumbing import answer_lifespan, read_all
 
 CHAT = {"model": "qwq-32b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
 LEASE_TTL = 3.0
-
-
-class HoldingUpstream:
-    """An OpenAI-compatible upstream that keeps every request waiting until `go` is set."""
-
-    def __init__(self) -> None:
-        self.go = threading.Event()
-        self.now = 0
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await answer_lifespan(receive, send)
-            return
-        await read_all(receive)
-        self.now += 1
-        try:
-            await asyncio.to_thread(self.go.wait)
-        finally:
-            self.now -= 1
-        message = {"role": "assistant", "content": "ok"}
-        payload = {
-            "object": "chat.completion",
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-        }
-        start = {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json")],
-        }
-        await send(start)
-        await send({"type": "http.response.body", "body": orjson.dumps(payload)})
 
 
 def post(url: str, key: str, timeout: float = 30) -> httpx.Response:
@@ -73,7 +38,7 @@ def held_request(url: str, key: str) -> None:
 def test_kill_9_of_a_process_holding_leases_frees_them_within_their_time_to_live(
     state_url: str,
 ) -> None:
-    upstream = HoldingUpstream()
+    upstream = LimitsUpstream()
     with serving(upstream) as server:
         settings = {"UPSTREAM_URL": f"{server.url}/v1", "LIMITS_LEASE_TTL": str(LEASE_TTL)}
         upstream.go.set()  # the start-up requests of `gateway` are answered at once

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from tests.conftest import AUTH
+from tests.e2e.limits_upstream import LimitsUpstream
 from tests.e2e.test_state_processes import gateway
 from tests.processes import stop
 from tests.servers import serving
-from worker.simulator.plumbing import answer_lifespan, read_all
 
 MAX_TOKENS = 1000
 PROMPT_ROOM = 50
@@ -29,39 +28,6 @@ PROMPT_ROOM = 50
 RESERVATION = MAX_TOKENS + PROMPT_ROOM
 PRICE_PER_M = 10.0
 """USD per million tokens, in and out: a request's worst case is at most RESERVATION of them."""
-
-
-class UsageUpstream:
-    """An OpenAI-compatible upstream that answers at once and reports, as usage, `share` of the
-    `max_tokens` it was asked for; it adds up the tokens it served."""
-
-    def __init__(self, share: float) -> None:
-        self.share = share
-        self.served = 0
-        self.tokens = 0
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await answer_lifespan(receive, send)
-            return
-        body = orjson.loads(await read_all(receive))
-        completion = int((body.get("max_tokens") or 16) * self.share)
-        usage = {"prompt_tokens": 5, "completion_tokens": completion, "total_tokens": 5 + completion}
-        self.served += 1
-        self.tokens += 5 + completion
-        message = {"role": "assistant", "content": "ok"}
-        payload = {
-            "object": "chat.completion",
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            "usage": usage,
-        }
-        start = {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json")],
-        }
-        await send(start)
-        await send({"type": "http.response.body", "body": orjson.dumps(payload)})
 
 
 def table(directory: Path, base_url: str) -> str:
@@ -103,13 +69,13 @@ def make_key(url: str, **limits: Any) -> str:
 
 def test_a_tpm_limit_is_never_exceeded_by_more_than_one_reservation(state_url: str, tmp_path: Path) -> None:
     tpm = 10 * RESERVATION
-    upstream = UsageUpstream(share=1.0)  # answers use all they reserved: nothing is given back
+    upstream = LimitsUpstream(share=1.0)  # answers use all they reserved: nothing is given back
     with serving(upstream) as server:
         started = processes(state_url, table(tmp_path, server.url))
         try:
             urls = [url for _, url in started]
             key = make_key(urls[0], tpm=tpm)
-            upstream.served = upstream.tokens = 0
+            upstream.reset()
             began = time.monotonic()
             replies = asyncio.run(burst(urls, key, 120))
             elapsed = time.monotonic() - began
@@ -117,14 +83,14 @@ def test_a_tpm_limit_is_never_exceeded_by_more_than_one_reservation(state_url: s
             for process, _ in started:
                 stop(process)
     statuses = [r.status_code for r in replies]
-    assert statuses.count(200) == upstream.served
-    assert statuses.count(429) == 120 - upstream.served
+    assert statuses.count(200) == upstream.seen
+    assert statuses.count(429) == 120 - upstream.seen
     assert {r.json()["error"]["type"] for r in replies if r.status_code == 429} == {"tokens"}
     # GCRA lets the allowance refill at tpm/60 a second while the burst lasts.
     refill = tpm * elapsed / 60
-    assert upstream.tokens <= tpm + RESERVATION + refill, (upstream.tokens, upstream.served, elapsed)
+    assert upstream.tokens <= tpm + RESERVATION + refill, (upstream.tokens, upstream.seen, elapsed)
     # And it is the limit, not a fraction of it: at least the whole tpm's worth of full reservations.
-    assert upstream.served >= tpm // RESERVATION
+    assert upstream.seen >= tpm // RESERVATION
 
 
 def test_a_budget_is_never_overrun_by_more_than_one_requests_worst_case(
@@ -133,13 +99,13 @@ def test_a_budget_is_never_overrun_by_more_than_one_requests_worst_case(
     worst = RESERVATION * PRICE_PER_M / 1_000_000
     budget = round(8 * worst, 6)
     # Answers use a third of what they reserve: each settlement gives money back, and later bursts pass.
-    upstream = UsageUpstream(share=1 / 3)
+    upstream = LimitsUpstream(share=1 / 3)
     with serving(upstream) as server:
         started = processes(state_url, table(tmp_path, server.url))
         try:
             urls = [url for _, url in started]
             key = make_key(urls[0], budget_usd=budget, budget_period="day")
-            upstream.served = upstream.tokens = 0
+            upstream.reset()
             replies: list[httpx.Response] = []
             for _ in range(6):
                 replies += asyncio.run(burst(urls, key, 40))
@@ -149,8 +115,8 @@ def test_a_budget_is_never_overrun_by_more_than_one_requests_worst_case(
                 stop(process)
     spent = upstream.tokens * PRICE_PER_M / 1_000_000
     refused = [r for r in replies if r.status_code == 429]
-    assert len(replies) - len(refused) == upstream.served
+    assert len(replies) - len(refused) == upstream.seen
     assert {r.json()["error"]["code"] for r in refused} == {"insufficient_quota"}
-    assert spent <= budget + worst, (spent, budget, worst, upstream.served)
+    assert spent <= budget + worst, (spent, budget, worst, upstream.seen)
     # Reconciliation gave back what answers did not use: well over the 8 worst cases were served.
-    assert upstream.served > 8 and spent > budget - worst
+    assert upstream.seen > 8 and spent > budget - worst
