@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -63,8 +62,8 @@ def manage(env: dict[str, str], *args: str) -> Any:
     return orjson.loads(done.stdout)
 
 
-def metric_dirs() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("qwq-gateway-metrics-*"))
+def metric_dirs(parent: Path) -> set[Path]:
+    return set(parent.glob("qwq-gateway-metrics-*"))
 
 
 def test_two_workers_count_every_request_in_usage_and_metrics(tmp_path: Path) -> None:
@@ -73,11 +72,21 @@ def test_two_workers_count_every_request_in_usage_and_metrics(tmp_path: Path) ->
     state = tmp_path / "state.db"
     store_env = clean_env(WRANGLER_TOML=str(NO_WRANGLER), STATE_URL=f"sqlite:///{state}")
     key = manage(store_env, "keys", "create", "--name", "both", "--role", "user")["key"]
-    port, before = free_port(), metric_dirs()
+    # The supervisor makes its metrics directory under TMPDIR: this test's own, not the machine's /tmp,
+    # where other gateways (other test runs) make theirs.
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port, before = free_port(), metric_dirs(temp)
     process = subprocess.Popen(
         [sys.executable, "-m", "worker", "--port", str(port), "--workers", "2"],
         # Slow answers, sent 8 at a time: both workers take some.
-        env={**store_env, "API_KEYS": KEY, "SIMULATOR_TOKEN_DELAY": "0.002", "USAGE_FLUSH_INTERVAL": "0.2"},
+        env={
+            **store_env,
+            "API_KEYS": KEY,
+            "SIMULATOR_TOKEN_DELAY": "0.002",
+            "USAGE_FLUSH_INTERVAL": "0.2",
+            "TMPDIR": str(temp),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -91,7 +100,7 @@ def test_two_workers_count_every_request_in_usage_and_metrics(tmp_path: Path) ->
 
         with ThreadPoolExecutor(8) as pool:
             assert set(pool.map(ask, range(39))) == {200}
-        (directory,) = metric_dirs() - before
+        (directory,) = metric_dirs(temp) - before
         writers = {path.stem.rsplit("_", 1)[1] for path in directory.glob("counter_*.db")}
         assert len(writers) == 2, writers  # each worker answered some of the requests
         for _ in range(6):  # whichever worker answers the scrape, it reports both

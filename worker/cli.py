@@ -53,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         # Build once here so that a bad configuration stops start-up with its message, not a traceback.
-        from worker.state import check_config
+        from worker.limits.deployment import check_exact
+        from worker.state import check_config, state_url
 
-        check_config(settings)
+        table = check_config(settings)
+        check_exact(table, bool(state_url(settings)), args.workers, os.environ, sys.platform)
     except SettingsError as exc:
         print(f"qwq-gateway: {exc}", file=sys.stderr)
         return 2

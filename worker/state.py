@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker.config.models import ModelEntry, ModelTable, load_table
+from worker.config.models import ModelEntry, ModelTable, limited_models, load_table
+from worker.config.prices import price_list
 from worker.config.settings import Settings, SettingsError
-from worker.core.cost import Prices, choose
+from worker.core.cost import Prices
 from worker.core.outcome import RecordSink
 from worker.limits import open_limiter
+from worker.limits.base import Limiter
+from worker.limits.deployment import check_exact
 from worker.limits.gate import Gate
+from worker.limits.memory import MemoryLimiter
 from worker.routing.router import Router, public_origin
 from worker.store import Store, StoreUnavailable, open_store
 from worker.store.keycache import KeyCache
@@ -49,7 +54,8 @@ class AppState:
     prices: dict[str, Prices] = field(default_factory=dict)
     """Target name (`slug#n`) and model slug → prices: the cost of an answer (`worker.core.cost`)."""
     gate: Gate | None = None
-    """Rate limits and budgets of managed keys (`worker.limits`); None without a state store."""
+    """Rate limits and budgets of managed keys and models' own limits (`worker.limits`); None without a
+    state store unless a model has limits (then kept in this process's memory)."""
 
     @property
     def flush_interval(self) -> float:
@@ -87,17 +93,6 @@ def open_state_store(settings: Settings) -> Store | None:
         return open_store(url)
     except StoreUnavailable as exc:
         raise SettingsError(str(exc)) from None
-
-
-def price_list(table: ModelTable) -> dict[str, Prices]:
-    prices: dict[str, Prices] = {}
-    for entry in table.entries.values():
-        model = Prices(entry.price_input_per_m, entry.price_output_per_m)
-        prices[entry.slug] = model
-        for index, target in enumerate(entry.targets):
-            own = Prices(target.price_input_per_m, target.price_output_per_m)
-            prices[f"{entry.slug}#{index + 1}"] = choose(own, model)
-    return prices
 
 
 def make_wire(settings: Settings) -> Wire:
@@ -161,6 +156,7 @@ def build_state(settings: Settings, ai_binding: Any = None) -> AppState:
             "adapter 'workers-ai-binding' needs the Workers AI binding of a Cloudflare Worker "
             "([ai] binding = \"AI\" in wrangler.toml); a server has none: use adapter 'workers-ai'"
         )
+    check_exact(table, bool(state_url(settings)), 1, os.environ, sys.platform)
     store = open_state_store(settings)  # first: an unreachable store stops start-up before anything opens
     if settings.allow_no_auth and not settings.api_keys:
         banner = "!" * 78
@@ -198,7 +194,12 @@ def build_state(settings: Settings, ai_binding: Any = None) -> AppState:
     if store is not None:
         state.recorder = UsageRecorder(store, state.prices, settings.usage_max_pending)
         state.sinks.append(state.recorder)
+    limiter: Limiter | None = None
+    if store is not None:
         limiter = open_limiter(store.url)
+    elif limited_models(table):
+        limiter = MemoryLimiter()  # one process only: `check_exact` refused every other deployment
+    if limiter is not None:
         fail_open = settings.limits_on_store_error == "open"
         state.gate = Gate(limiter, state.prices, settings.limits_lease_ttl, fail_open)
         state.sinks.append(state.gate)

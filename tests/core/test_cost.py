@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.core.cost import FREE, Prices, choose, tokens_from_chars
+from worker.core.cost import FREE, Prices, choose, price_of, tokens_from_chars
 from worker.core.ir import Usage
 
 
@@ -25,3 +25,10 @@ def test_a_client_that_left_is_charged_four_characters_a_token() -> None:
 def test_usage_carries_its_cost_as_deepinfra_does() -> None:
     assert Usage(1, 2, cost=0.5).as_dict()["estimated_cost"] == 0.5
     assert "estimated_cost" not in Usage(1, 2).as_dict()
+
+
+def test_a_request_is_priced_at_its_targets_prices_else_its_models_else_free() -> None:
+    prices = {"m": Prices(1.0, 2.0), "m#2": Prices(3.0, 4.0)}
+    assert price_of(prices, "m#2", "m") == Prices(3.0, 4.0)
+    assert price_of(prices, "", "m") == Prices(1.0, 2.0)  # refused before reaching a target
+    assert price_of(prices, "", "other") is FREE

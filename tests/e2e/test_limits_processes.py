@@ -7,16 +7,14 @@ import asyncio
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
-import orjson
 
-from tests.conftest import AUTH
+from tests.conftest import API_KEY, AUTH
+from tests.e2e.limits_upstream import LimitsUpstream
 from tests.e2e.test_state_processes import gateway
 from tests.processes import stop
 from tests.servers import serving
-from worker.simulator.plumbing import answer_lifespan, read_all
 
 
 async def _burst(urls: list[str], key: str, count: int) -> list[int]:
@@ -57,46 +55,9 @@ def test_200_concurrent_requests_for_a_key_with_rpm_10_give_exactly_10_answers(s
             stop(process)
 
 
-class CountingUpstream:
-    """An OpenAI-compatible upstream that answers slowly and notes the most requests it held at once."""
-
-    def __init__(self) -> None:
-        self.now = 0
-        self.most = 0
-        self.seen = 0
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await answer_lifespan(receive, send)
-            return
-        await read_all(receive)
-        self.now += 1
-        self.seen += 1
-        self.most = max(self.most, self.now)
-        try:
-            await asyncio.sleep(0.3)
-        finally:
-            self.now -= 1
-        message = {"role": "assistant", "content": "ok"}
-        usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
-        body = {
-            "object": "chat.completion",
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        }
-        payload = orjson.dumps({**body, "usage": usage})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
-
 def test_max_concurrency_is_never_exceeded_at_the_upstream_across_two_processes(tmp_path: Path) -> None:
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
-    upstream = CountingUpstream()
+    upstream = LimitsUpstream(delay=0.3)
     with serving(upstream) as server:
         started = [gateway(state_url, UPSTREAM_URL=f"{server.url}/v1") for _ in range(2)]
         try:
@@ -106,7 +67,7 @@ def test_max_concurrency_is_never_exceeded_at_the_upstream_across_two_processes(
             )
             key = made.json()["key"]
             time.sleep(1.5)
-            upstream.most = upstream.seen = 0
+            upstream.reset()
             statuses = asyncio.run(_burst(urls, key, 40))
             assert upstream.most <= 3
             assert statuses.count(200) == upstream.seen >= 3
@@ -114,3 +75,24 @@ def test_max_concurrency_is_never_exceeded_at_the_upstream_across_two_processes(
         finally:
             for process, _ in started:
                 stop(process)
+
+
+def test_a_models_max_concurrency_holds_for_every_key_across_two_processes(tmp_path: Path) -> None:
+    """The model table's own limit guards the upstream: the static key has no limits of its own."""
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    upstream = LimitsUpstream(delay=1.0)  # long enough that both slots are taken however slow the machine
+    with serving(upstream) as server:
+        table = tmp_path / "models.toml"
+        table.write_text(
+            "[models.qwq-32b]\nmax_concurrency = 2\n[[models.qwq-32b.targets]]\n"
+            f'adapter = "openai"\nbase_url = "{server.url}/v1"\nmodel = "Qwen/QwQ-32B"\n'
+        )
+        started = [gateway(state_url, MODELS_FILE=str(table)) for _ in range(2)]
+        try:
+            upstream.reset()
+            statuses = asyncio.run(_burst([url for _, url in started], API_KEY, 30))
+        finally:
+            outs = [stop(process) for process, _ in started]
+        assert upstream.most == 2, (statuses, upstream.seen, outs)
+        assert statuses.count(200) == upstream.seen
+        assert statuses.count(429) == 30 - upstream.seen

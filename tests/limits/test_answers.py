@@ -82,3 +82,14 @@ async def test_a_spent_budget_is_insufficient_quota(client: httpx.AsyncClient) -
 
 def test_reset_durations_read_as_openais() -> None:
     assert [duration(s) for s in (0.02, 1, 6, 59.5, 60, 360)] == ["20ms", "1s", "6s", "1m0s", "1m0s", "6m0s"]
+
+
+async def test_rate_limit_and_budget_refusals_are_counted_in_the_metrics(client: httpx.AsyncClient) -> None:
+    limited = {"Authorization": f"Bearer {await key_with(client, rpm=1)}"}
+    spent = {"Authorization": f"Bearer {await key_with(client, budget_usd=0)}"}
+    for _ in range(3):
+        await client.post("/v1/chat/completions", json=CHAT, headers=limited)
+    await client.post("/v1/chat/completions", json=CHAT, headers=spent)
+    page = (await client.get("/metrics", headers=AUTH)).text
+    assert 'qwq_gateway_rate_limited_total{limit="requests"} 2.0' in page
+    assert "qwq_gateway_budget_rejections_total 1.0" in page

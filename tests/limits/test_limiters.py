@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from worker.core.identity import Limits
+from worker.core.identity import NO_LIMITS, Limits
 from worker.limits import open_limiter
 from worker.limits.base import Limiter
 from worker.limits.memory import MemoryLimiter
@@ -108,3 +108,44 @@ async def test_a_refused_request_books_nothing(make: Callable[[], Limiter]) -> N
     limits = Limits(rpm=1, tpm=100)
     assert (await limiter.admit(ask(limits, tokens=200))).refused == "tokens"
     assert (await limiter.admit(ask(limits, tokens=50))).admitted  # the refused one took no request slot
+
+
+def model_ask(key: str, key_limits: Limits, model_limits: Limits, ttl: float = 60.0) -> Ask:
+    return Ask(key, key_limits, 10, 0.0, uuid.uuid4().hex, ttl, "qwq-32b", model_limits)
+
+
+async def test_a_models_limit_is_shared_by_every_key_and_booked_with_the_keys_in_one_admission(
+    make: Callable[[], Limiter],
+) -> None:
+    first, second = make(), make()
+    model = Limits(rpm=3)
+    keys = [Limits(rpm=10), NO_LIMITS]  # a limited key and one without limits of its own
+    verdicts = await asyncio.gather(
+        *(lim.admit(model_ask(f"k{i % 2}", keys[i % 2], model)) for i in range(20) for lim in (first, second))
+    )
+    assert sum(v.admitted for v in verdicts) == 3
+    refused = [v for v in verdicts if not v.admitted]
+    assert all(v.refused == "requests" for v in refused)
+    # The limited key's are refused by the model's state (the second it falls under: `by` 1), the
+    # other key's by the model's too (its first and only).
+    assert {v.by for v in refused} == {0, 1}
+    # A refusal by the model takes no slot of the key: only k0's admitted requests count against it.
+    k0_admitted = sum(v.admitted for i, v in enumerate(verdicts) if (i // 2) % 2 == 0)
+    after = await first.admit(model_ask("k0", keys[0], NO_LIMITS))
+    assert after.remaining_requests == 10 - k0_admitted - 1
+
+
+async def test_a_refusal_by_the_key_takes_no_slot_of_the_model(make: Callable[[], Limiter]) -> None:
+    limiter = make()
+    model = Limits(max_concurrency=1)
+    busy = Limits(max_concurrency=1)
+    held = model_ask("k1", busy, NO_LIMITS)
+    assert (await limiter.admit(held)).admitted
+    refused = await limiter.admit(model_ask("k1", busy, model))
+    assert (refused.refused, refused.by) == ("concurrency", 0)
+    # The model's only slot is still free for another key, and settling frees both states' leases.
+    taken = model_ask("k2", NO_LIMITS, model)
+    assert (await limiter.admit(taken)).admitted
+    assert (await limiter.admit(model_ask("k3", NO_LIMITS, model))).by == 0  # the model's state is first
+    await limiter.settle([Settle("model:qwq-32b", taken.lease, 0, None, 0.0, "")])
+    assert (await limiter.admit(model_ask("k3", NO_LIMITS, model))).admitted

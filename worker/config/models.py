@@ -10,6 +10,9 @@ simulator when that is empty) or read from the TOML file named by `MODELS_FILE`:
     price_input_per_m = 0.66
     price_output_per_m = 1.00
     default_max_tokens = 2048                # optional: max_tokens of a request that names none
+    rpm = 600                                # optional: the upstream's own quota, shared by every key
+    tpm = 400000                             #   (requests, tokens per minute, requests in flight;
+    max_concurrency = 32                     #   worker.limits enforces them)
 
     [[models.qwq-32b.targets]]
     adapter = "openai"                       # "openai", "workers-ai", "gateway" or "simulator"
@@ -36,6 +39,7 @@ from typing import Any
 
 from worker.config.settings import Settings, SettingsError
 from worker.config.tomllines import locate
+from worker.core.identity import NO_LIMITS, Limits
 
 TOOL_MODES = frozenset({"native", "prompt"})
 # "workers-ai-binding": a Cloudflare Worker's Workers AI binding (`env.AI`); `model` is the Cloudflare id.
@@ -84,6 +88,9 @@ class ModelEntry:
     """`max_tokens` for a request that names none. None (`0` or absent in the file): the Workers AI
     schema's 256 on `/{slug}` and Cloudflare REST, and no limit sent on OpenAI chat completions (the
     upstream's own)."""
+    limits: Limits = NO_LIMITS
+    """The model's own `rpm`, `tpm` and `max_concurrency`, shared by every key: a guard for the
+    upstream's quota (`worker.limits`). No budget: budgets belong to keys."""
 
     @property
     def primary(self) -> Target:
@@ -183,6 +190,7 @@ def parse_table(data: Mapping[str, Any], environ: Mapping[str, str]) -> ModelTab
             price_output_per_m=_field(where, raw, "price_output_per_m", float, 0.0),
             strategy=_choice(where, raw, "strategy", STRATEGIES, "failover"),
             default_max_tokens=_non_negative(where, raw, "default_max_tokens", int, 0) or None,
+            limits=model_limits(where, raw),
         )
     return ModelTable(entries)
 
@@ -204,6 +212,31 @@ def load_table(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         line = locate(path.read_text(encoding="utf-8", errors="replace"), str(exc))
         at = f", line {line}" if line else ""
         raise SettingsError(f"MODELS_FILE {path}{at}: {exc}") from exc
+
+
+def model_limits(where: str, raw: Mapping[str, Any]) -> Limits:
+    """A model's own limits: each a positive integer when present (a limit of 0 would refuse every
+    request; leave the field out for "no limit")."""
+    values: dict[str, int] = {
+        "rpm": _field(where, raw, "rpm", int, 0),
+        "tpm": _field(where, raw, "tpm", int, 0),
+        "max_concurrency": _field(where, raw, "max_concurrency", int, 0),
+    }
+    for name, value in values.items():
+        if name in raw and value < 1:
+            raise SettingsError(f"{where}: field '{name}' must be at least 1, got {value!r}")
+    if not any(values.values()):
+        return NO_LIMITS
+    return Limits(
+        rpm=values["rpm"] or None,
+        tpm=values["tpm"] or None,
+        max_concurrency=values["max_concurrency"] or None,
+    )
+
+
+def limited_models(table: ModelTable) -> list[str]:
+    """Slugs of the models that have limits of their own."""
+    return [slug for slug, entry in table.entries.items() if entry.limits != NO_LIMITS]
 
 
 def _choice(where: str, data: Mapping[str, Any], name: str, allowed: frozenset[str], default: str) -> str:

@@ -83,3 +83,24 @@ def refusal(surface: str, limits: Limits, verdict: Verdict) -> GatewayError:
     limit = verdict.refused or "requests"
     number = {"requests": limits.rpm, "tokens": limits.tpm, "concurrency": limits.max_concurrency}[limit]
     return LimitExceeded(limit, MESSAGES[limit].format(limit=number, wait=wait), headers=extra)
+
+
+MODEL_MESSAGES = {
+    "requests": "Rate limit reached for requests per minute on the model '{slug}' ({limit}, shared by all "
+    "API keys); retry in {wait}s",
+    "tokens": "Rate limit reached for tokens per minute on the model '{slug}' ({limit}, shared by all "
+    "API keys); retry in {wait}s",
+    "concurrency": "Too many concurrent requests on the model '{slug}' ({limit}, shared by all API keys); "
+    "retry in {wait}s",
+}
+
+
+def model_refusal(slug: str, limits: Limits, verdict: Verdict) -> GatewayError:
+    """The 429 for a request the model's own limit refused: `Retry-After` and a message naming the
+    model's limit. No rate-limit headers: those describe the key's own allowance, which this request
+    did not reach, and a model's is not the client's to pace by."""
+    wait = max(math.ceil(verdict.retry_after), 1)
+    limit = verdict.refused if verdict.refused in MODEL_MESSAGES else "requests"
+    number = {"requests": limits.rpm, "tokens": limits.tpm, "concurrency": limits.max_concurrency}[limit]
+    message = MODEL_MESSAGES[limit].format(slug=slug, limit=number, wait=wait)
+    return LimitExceeded(limit, message, headers={"Retry-After": str(wait)})

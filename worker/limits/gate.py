@@ -1,11 +1,13 @@
-"""What the endpoint calls: admit a request of a limited key, and settle it when its answer has ended.
+"""What the endpoint calls: admit a request under a limit, and settle it when its answer has ended.
 
-Admission is one limiter call (one store round trip) and only for a key that has a limit; a key without
-limits costs nothing. The reservation is the prompt's tokens plus `max_tokens` (or, when the request
-names none, the rest of the context window: the worst case) and that many tokens at the model's
-highest price. When the answer has ended, the request record reaches `Gate` as a sink: it queues a
-`Settle` (free the lease, correct the tokens and cost by what the answer really used) and a timer writes
-the queue in one batch, so the way out adds no round trip of its own.
+Admission is one limiter call (one store round trip) and only for a request under a limit: its key's,
+or its model's own (the model table's `rpm`, `tpm`, `max_concurrency`, shared by every key); both are
+decided and booked in that one call. A key without limits, on a model without limits, costs nothing.
+The reservation is the prompt's tokens plus `max_tokens` (or, when the request names none, the rest of
+the context window: the worst case) and that many tokens at the model's highest price. When the
+answer has ended, the request record reaches `Gate` as a sink: it queues a `Settle` (free the lease,
+correct the tokens and cost by what the answer really used) and a timer writes the queue in one batch,
+so the way out adds no round trip of its own.
 
 When the store cannot be reached, `LIMITS_ON_STORE_ERROR` decides: `closed` (the default) refuses the
 request with a 503, because a limit or budget that silently stops holding is what a limit exists to
@@ -24,13 +26,13 @@ from dataclasses import dataclass
 from worker.config.models import ModelEntry
 from worker.core.cost import Prices
 from worker.core.errors import GatewayError
-from worker.core.identity import Identity, Limits
+from worker.core.identity import Identity
 from worker.core.ir import ChatRequest
 from worker.core.outcome import RequestRecord
 from worker.core.tokens import count_prompt_tokens, count_tokens
-from worker.limits.answers import Headers, headers, refusal
+from worker.limits.answers import Headers, headers, model_refusal, refusal
 from worker.limits.base import Limiter
-from worker.limits.policy import Ask, Settle
+from worker.limits.policy import Ask, Settle, has_limits
 from worker.observe import hooks
 from worker.store.base import StoreUnavailable
 
@@ -50,17 +52,14 @@ class LimitsUnavailable(GatewayError):
 class Ticket:
     """An admitted request's reservation, kept on its record until it is settled."""
 
-    key_id: str
+    held: tuple[tuple[str, int | None], ...]
+    """(state id, tpm) of every set of limits it was booked in: the key's, the model's."""
     lease: str
     tokens: int
     worst_cost: float
-    tpm: int | None
     period: str
+    """The key's budget period ("" without a budget): only the key's state is charged money."""
     prices: Prices | None
-
-
-def has_limits(limits: Limits) -> bool:
-    return any(v is not None for v in (limits.rpm, limits.tpm, limits.max_concurrency, limits.budget_usd))
 
 
 def prompt_tokens(request: ChatRequest) -> int:
@@ -108,7 +107,7 @@ class Gate:
     ) -> Headers:
         """Admit the request or raise its 429; the rate-limit headers for the answer when admitted."""
         limits = identity.limits
-        if not has_limits(limits):
+        if not has_limits(limits) and not has_limits(entry.limits):
             return []
         prompt = prompt_tokens(request)
         completion = (
@@ -117,7 +116,9 @@ class Gate:
         tokens = prompt + completion
         prices = dearest(self.prices, entry) if limits.budget_usd is not None else None
         worst = prices.cost(prompt, completion) if prices is not None else 0.0
-        ask = Ask(identity.key_id, limits, tokens, worst, uuid.uuid4().hex, self.lease_ttl)
+        ask = Ask(
+            identity.key_id, limits, tokens, worst, uuid.uuid4().hex, self.lease_ttl, entry.slug, entry.limits
+        )
         try:
             verdict = await self.limiter.admit(ask)
         except StoreUnavailable as exc:
@@ -135,15 +136,18 @@ class Gate:
             log.warning("limits store reachable again")
             self._down = False
         if not verdict.admitted:
+            by_model = verdict.by == 1 or not has_limits(limits)
             if verdict.refused == "budget":
                 hooks.budget_rejected()
             else:
-                hooks.limit_rejected(verdict.refused or "requests")
+                hooks.limit_rejected(("model_" if by_model else "") + (verdict.refused or "requests"))
+            if by_model:
+                raise model_refusal(entry.slug, entry.limits, verdict)
             raise refusal(surface, limits, verdict)
         if record is not None:
-            record.admission = Ticket(
-                identity.key_id, ask.lease, tokens, worst, limits.tpm, verdict.period, prices
-            )
+            held = tuple((name, held_limits.tpm) for name, held_limits in ask.held())
+            period = verdict.period if limits.budget_usd is not None else ""
+            record.admission = Ticket(held, ask.lease, tokens, worst, period, prices)
         return headers(surface, limits, verdict)
 
     def __call__(self, record: RequestRecord) -> None:
@@ -166,16 +170,11 @@ class Gate:
             used, cost = 0, 0.0  # nothing reached an upstream: nothing was spent
         else:
             used, cost = ticket.tokens, ticket.worst_cost  # no usage known: keep the worst case
-        self._pending.append(
-            Settle(
-                ticket.key_id,
-                ticket.lease,
-                used - ticket.tokens,
-                ticket.tpm,
-                cost - ticket.worst_cost,
-                ticket.period,
-            )
-        )
+        delta = used - ticket.tokens
+        for index, (name, tpm) in enumerate(ticket.held):
+            # Money is the key's alone (the first set); a model has no budget.
+            period = ticket.period if index == 0 else ""
+            self._pending.append(Settle(name, ticket.lease, delta, tpm, cost - ticket.worst_cost, period))
         if self._timer is None:
             with contextlib.suppress(RuntimeError):  # no running loop: settled by `close`
                 self._timer = asyncio.get_running_loop().call_later(SETTLE_DELAY, self._flush_soon)

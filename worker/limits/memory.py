@@ -1,11 +1,14 @@
-"""Limit state in this process's memory: exact for one process (`STATE_URL=off` without `--workers`)."""
+"""Limit state in this process's memory: exact for one process only.
+
+It serves a model's own limits when there is no state store (`STATE_URL=off`); the gateway refuses to
+start where a second process would keep a second copy (`worker.limits.deployment`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 
-from worker.limits.policy import Ask, KeyState, Settle, Verdict, admit, reconcile
+from worker.limits.policy import Ask, KeyState, Settle, Verdict, admit_all, reconcile
 
 
 class MemoryLimiter:
@@ -13,8 +16,8 @@ class MemoryLimiter:
         self.states: dict[str, KeyState] = {}
 
     async def admit(self, ask: Ask) -> Verdict:
-        state = self.states.setdefault(ask.key_id, KeyState())
-        return admit(state, ask, time.time())
+        held = [(self.states.setdefault(name, KeyState()), limits) for name, limits in ask.held()]
+        return admit_all(held, ask, time.time())  # books in all of them or in none
 
     async def settle(self, batch: Sequence[Settle]) -> None:
         for settle in batch:

@@ -18,18 +18,26 @@ The SQLite and memory limiters run this Python; the Redis limiter runs the same 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from worker.core.identity import Limits
+from worker.core.identity import NO_LIMITS, Limits
+
+MODEL_PREFIX = "model:"
 
 WINDOW = 60.0
 """Seconds a per-minute limit spans."""
 EPSILON = 1e-9
 
 Refusal = Literal["requests", "tokens", "concurrency", "budget"]
+
+
+def has_limits(limits: Limits) -> bool:
+    return any(v is not None for v in (limits.rpm, limits.tpm, limits.max_concurrency, limits.budget_usd))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +53,17 @@ class Ask:
     lease: str
     """A unique id for this request's concurrency lease."""
     lease_ttl: float
+    model: str = ""
+    """The model's slug, when the model has limits of its own (shared by every key)."""
+    model_limits: Limits = NO_LIMITS
+
+    def held(self) -> list[tuple[str, Limits]]:
+        """(state id, limits) of every set of limits the request falls under: its key's when it has any,
+        then its model's. A model's state id (`model:<slug>`) cannot be a key's (theirs have no colon)."""
+        out = [(self.key_id, self.limits)] if has_limits(self.limits) else []
+        if has_limits(self.model_limits):
+            out.append((MODEL_PREFIX + self.model, self.model_limits))
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +79,8 @@ class Verdict:
     reset_tokens: float = 0.0
     period: str = ""
     """The budget period the reservation was booked in (reconciled in the same one)."""
+    by: int = 0
+    """Which set of limits refused: 0 the key's, 1 the model's (`Ask.held`)."""
 
 
 def budget_period(kind: str | None, now: float) -> str:
@@ -106,8 +127,35 @@ class KeyState:
 
 
 def admit(state: KeyState, ask: Ask, now: float) -> Verdict:
-    """Decide one request and, when it is admitted, book it in `state` (changed in place)."""
-    limits = ask.limits
+    """Decide one request against its key's limits alone and, when admitted, book it in `state`."""
+    return admit_all([(state, ask.limits)], ask, now)
+
+
+def admit_all(held: Sequence[tuple[KeyState, Limits]], ask: Ask, now: float) -> Verdict:
+    """Decide one request against every set of limits it falls under (its key's, its model's) and book
+    it in all of them or in none: a request one of them refuses takes no slot of the others. The verdict
+    is the first set's (the key's, whose headers the client sees), or the refusing set's (`by`)."""
+    plans: list[tuple[KeyState, Limits, _Plan]] = []
+    for index, (state, limits) in enumerate(held):
+        plan = _plan(state, limits, ask, now)
+        if isinstance(plan, Verdict):
+            return dataclasses.replace(plan, by=index)
+        plans.append((state, limits, plan))
+    verdicts = [_book(state, limits, plan, ask, now) for state, limits, plan in plans]
+    return verdicts[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    leases: dict[str, float]
+    period: str
+    spent: float
+    new_tat: float
+    new_ttat: float
+
+
+def _plan(state: KeyState, limits: Limits, ask: Ask, now: float) -> _Plan | Verdict:
+    """What admitting would book in one state, or the refusal (nothing changed but expired leases)."""
     leases = {lease: until for lease, until in state.leases.items() if until > now}
     state.leases = leases
     period = budget_period(limits.budget_period, now)
@@ -116,38 +164,39 @@ def admit(state: KeyState, ask: Ask, now: float) -> Verdict:
         return Verdict(False, "concurrency", max(min(leases.values(), default=now) - now, 1.0))
     if limits.budget_usd is not None and spent >= limits.budget_usd - EPSILON:
         return Verdict(False, "budget", until_next(limits.budget_period, now))
-    tat = new_tat = 0.0
+    new_tat = 0.0
     if limits.rpm is not None:
-        step = WINDOW / max(limits.rpm, 1)
-        tat = max(state.tat, now)
-        new_tat = tat + step
+        new_tat = max(state.tat, now) + WINDOW / max(limits.rpm, 1)
         if limits.rpm <= 0 or new_tat - now > WINDOW + EPSILON:
             return Verdict(False, "requests", max(new_tat - now - WINDOW, 0.0) if limits.rpm > 0 else WINDOW)
-    ttat = new_ttat = 0.0
+    new_ttat = 0.0
     if limits.tpm is not None:
-        per_token = WINDOW / max(limits.tpm, 1)
-        ttat = max(state.ttat, now)
-        new_ttat = ttat + ask.tokens * per_token
+        new_ttat = max(state.ttat, now) + ask.tokens * WINDOW / max(limits.tpm, 1)
         if limits.tpm <= 0 or new_ttat - now > WINDOW + EPSILON:
             wait = new_ttat - now - WINDOW if ask.tokens <= limits.tpm else WINDOW
             return Verdict(False, "tokens", max(wait, 0.0))
-    # Admitted: book every limit at once.
+    return _Plan(leases, period, spent, new_tat, new_ttat)
+
+
+def _book(state: KeyState, limits: Limits, plan: _Plan, ask: Ask, now: float) -> Verdict:
     remaining_requests = remaining_tokens = None
     reset_requests = reset_tokens = 0.0
     if limits.rpm is not None:
-        state.tat = new_tat
-        remaining_requests = max(math.floor((WINDOW - (new_tat - now)) / (WINDOW / limits.rpm) + EPSILON), 0)
-        reset_requests = new_tat - now
+        state.tat = plan.new_tat
+        left = (WINDOW - (plan.new_tat - now)) / (WINDOW / limits.rpm)
+        remaining_requests = max(math.floor(left + EPSILON), 0)
+        reset_requests = plan.new_tat - now
     if limits.tpm is not None:
-        state.ttat = new_ttat
-        remaining_tokens = max(math.floor((WINDOW - (new_ttat - now)) * limits.tpm / WINDOW + EPSILON), 0)
-        reset_tokens = new_ttat - now
+        state.ttat = plan.new_ttat
+        left_tokens = (WINDOW - (plan.new_ttat - now)) * limits.tpm / WINDOW
+        remaining_tokens = max(math.floor(left_tokens + EPSILON), 0)
+        reset_tokens = plan.new_ttat - now
     if limits.max_concurrency is not None:
-        leases[ask.lease] = now + ask.lease_ttl
+        plan.leases[ask.lease] = now + ask.lease_ttl
     if limits.budget_usd is not None:
-        state.period, state.spent = period, spent + ask.worst_cost
+        state.period, state.spent = plan.period, plan.spent + ask.worst_cost
     return Verdict(
-        True, None, 0.0, remaining_requests, reset_requests, remaining_tokens, reset_tokens, period
+        True, None, 0.0, remaining_requests, reset_requests, remaining_tokens, reset_tokens, plan.period
     )
 
 

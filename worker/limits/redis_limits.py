@@ -1,8 +1,11 @@
 """Limit state in Redis: exact across replicas on many machines, one Lua script per admission.
 
-The script is `policy.admit` written again in Lua, run atomically by Redis against the key's state (one
-JSON document at `qwq:limit:<key id>`) with Redis's own clock, so replicas with drifting clocks still
-agree. Finished requests are settled in batches: one pipeline of the settle script per flush.
+The script is `policy.admit_all` written again in Lua, run atomically by Redis against the key's state
+(one JSON document at `qwq:limit:<key id>`) and, when the model has limits of its own, the model's
+(`qwq:limit:model:<slug>`), with Redis's own clock, so replicas with drifting clocks still agree. Both
+documents are read and written by the one script: all of a request's limits in one round trip. (On a
+Redis Cluster the two keys may live on different shards; the gateway expects one Redis, or a primary
+with replicas.) Finished requests are settled in batches: one pipeline of the settle script per flush.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import orjson
 import redis
 import redis.asyncio as aredis
 
+from worker.core.identity import Limits
 from worker.limits.policy import Ask, Settle, Verdict, budget_period, until_next
 from worker.store.base import StoreUnavailable
 from worker.store.redis_store import NS, TIMEOUTS, shown
@@ -21,57 +25,70 @@ from worker.store.redis_store import NS, TIMEOUTS, shown
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local raw = redis.call('GET', KEYS[1])
-local s = raw and cjson.decode(raw) or {}
-local lim = cjson.decode(ARGV[1])
+local lims = cjson.decode(ARGV[1])
 local tokens, worst, lease = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local ttl, period = tonumber(ARGV[5]), ARGV[6]
 local W, E = 60.0, 1e-9
-local leases, count, soonest = {}, 0, nil
-for id, untl in pairs(s.leases or {}) do
-  if untl > now then
-    leases[id] = untl; count = count + 1
-    if soonest == nil or untl < soonest then soonest = untl end
+local plans = {}
+for i = 1, #KEYS do
+  local raw = redis.call('GET', KEYS[i])
+  local s = raw and cjson.decode(raw) or {}
+  local lim = lims[i]
+  local leases, count, soonest = {}, 0, nil
+  for id, untl in pairs(s.leases or {}) do
+    if untl > now then
+      leases[id] = untl; count = count + 1
+      if soonest == nil or untl < soonest then soonest = untl end
+    end
   end
-end
-local spent = 0
-if s.period == period then spent = s.spent or 0 end
-if lim.max_concurrency and count >= lim.max_concurrency then
-  return {0, 'concurrency', tostring(math.max((soonest or now) - now, 1))}
-end
-if lim.budget_usd and spent >= lim.budget_usd - E then
-  return {0, 'budget', ARGV[7]}
-end
-local new_tat, new_ttat = 0, 0
-if lim.rpm then
-  new_tat = math.max(s.tat or 0, now) + W / math.max(lim.rpm, 1)
-  if lim.rpm <= 0 then return {0, 'requests', tostring(W)} end
-  if new_tat - now > W + E then return {0, 'requests', tostring(math.max(new_tat - now - W, 0))} end
-end
-if lim.tpm then
-  new_ttat = math.max(s.ttat or 0, now) + tokens * W / math.max(lim.tpm, 1)
-  if lim.tpm <= 0 or new_ttat - now > W + E then
-    local wait = W
-    if tokens <= lim.tpm then wait = math.max(new_ttat - now - W, 0) end
-    return {0, 'tokens', tostring(wait)}
+  local spent = 0
+  if s.period == period then spent = s.spent or 0 end
+  if lim.max_concurrency and count >= lim.max_concurrency then
+    return {0, 'concurrency', tostring(math.max((soonest or now) - now, 1)), i - 1}
   end
+  if lim.budget_usd and spent >= lim.budget_usd - E then
+    return {0, 'budget', ARGV[7], i - 1}
+  end
+  local new_tat, new_ttat = 0, 0
+  if lim.rpm then
+    new_tat = math.max(s.tat or 0, now) + W / math.max(lim.rpm, 1)
+    if lim.rpm <= 0 then return {0, 'requests', tostring(W), i - 1} end
+    if new_tat - now > W + E then
+      return {0, 'requests', tostring(math.max(new_tat - now - W, 0)), i - 1}
+    end
+  end
+  if lim.tpm then
+    new_ttat = math.max(s.ttat or 0, now) + tokens * W / math.max(lim.tpm, 1)
+    if lim.tpm <= 0 or new_ttat - now > W + E then
+      local wait = W
+      if tokens <= lim.tpm then wait = math.max(new_ttat - now - W, 0) end
+      return {0, 'tokens', tostring(wait), i - 1}
+    end
+  end
+  plans[i] = {s, leases, spent, new_tat, new_ttat}
 end
-local rr, rsr, rt, rst = -1, '0', -1, '0'
-if lim.rpm then
-  s.tat = new_tat
-  rr = math.max(math.floor((W - (new_tat - now)) / (W / lim.rpm) + E), 0)
-  rsr = tostring(new_tat - now)
+local reply = nil
+for i = 1, #KEYS do
+  local s, leases, spent, new_tat, new_ttat = unpack(plans[i])
+  local lim = lims[i]
+  local rr, rsr, rt, rst = -1, '0', -1, '0'
+  if lim.rpm then
+    s.tat = new_tat
+    rr = math.max(math.floor((W - (new_tat - now)) / (W / lim.rpm) + E), 0)
+    rsr = tostring(new_tat - now)
+  end
+  if lim.tpm then
+    s.ttat = new_ttat
+    rt = math.max(math.floor((W - (new_ttat - now)) * lim.tpm / W + E), 0)
+    rst = tostring(new_ttat - now)
+  end
+  if lim.max_concurrency then leases[lease] = now + ttl end
+  s.leases = leases
+  if lim.budget_usd then s.period = period; s.spent = spent + worst end
+  redis.call('SET', KEYS[i], cjson.encode(s))
+  if reply == nil then reply = {1, '', '0', rr, rsr, rt, rst} end
 end
-if lim.tpm then
-  s.ttat = new_ttat
-  rt = math.max(math.floor((W - (new_ttat - now)) * lim.tpm / W + E), 0)
-  rst = tostring(new_ttat - now)
-end
-if lim.max_concurrency then leases[lease] = now + ttl end
-s.leases = leases
-if lim.budget_usd then s.period = period; s.spent = spent + worst end
-redis.call('SET', KEYS[1], cjson.encode(s))
-return {1, '', '0', rr, rsr, rt, rst}
+return reply
 """
 
 SETTLE = """
@@ -89,6 +106,17 @@ return 1
 
 def _key(key_id: str) -> str:
     return f"{NS}limit:{key_id}"
+
+
+def _wanted(limits: Limits) -> dict[str, float]:
+    """The limits the script reads, without the absent ones (cjson has no null that reads as nil)."""
+    wanted = {
+        "rpm": limits.rpm,
+        "tpm": limits.tpm,
+        "max_concurrency": limits.max_concurrency,
+        "budget_usd": limits.budget_usd,
+    }
+    return {k: v for k, v in wanted.items() if v is not None}
 
 
 def _text(value: object) -> str:
@@ -111,30 +139,25 @@ class RedisLimiter:
 
     async def admit(self, ask: Ask) -> Verdict:
         client = self.client
-        limits = ask.limits
-        wanted = {
-            "rpm": limits.rpm,
-            "tpm": limits.tpm,
-            "max_concurrency": limits.max_concurrency,
-            "budget_usd": limits.budget_usd,
-        }
+        held = ask.held()
         now = time.time()
-        period = budget_period(limits.budget_period, now)
+        period = budget_period(ask.limits.budget_period, now)
         args: list[bytes | str | int] = [
-            orjson.dumps({k: v for k, v in wanted.items() if v is not None}),
+            orjson.dumps([_wanted(limits) for _, limits in held]),
             ask.tokens,
             repr(ask.worst_cost),
             ask.lease,
             repr(ask.lease_ttl),
             period,
-            repr(until_next(limits.budget_period, now)),
+            repr(until_next(ask.limits.budget_period, now)),
         ]
         try:
-            reply = await self._admit(keys=[_key(ask.key_id)], args=args, client=client)
+            reply = await self._admit(keys=[_key(name) for name, _ in held], args=args, client=client)
         except redis.RedisError as exc:
             raise StoreUnavailable(f"Redis state store {shown(self.url)}: {exc}") from exc
         if int(reply[0]) != 1:
-            return Verdict(False, _text(reply[1]), float(_text(reply[2])))  # type: ignore[arg-type]
+            refused = _text(reply[1])
+            return Verdict(False, refused, float(_text(reply[2])), by=int(reply[3]))  # type: ignore[arg-type]
         rr, rt = int(reply[3]), int(reply[5])
         return Verdict(
             True,
@@ -144,7 +167,7 @@ class RedisLimiter:
             float(_text(reply[4])),
             None if rt < 0 else rt,
             float(_text(reply[6])),
-            period if limits.budget_usd is not None else "",
+            period if ask.limits.budget_usd is not None else "",
         )
 
     async def settle(self, batch: Sequence[Settle]) -> None:

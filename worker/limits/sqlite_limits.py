@@ -1,7 +1,8 @@
 """Limit state in the SQLite store's file: exact across every process of one machine (`--workers N`).
 
 An admission is one `BEGIN IMMEDIATE` transaction: it takes the file's write lock, reads the key's
-state, decides (`policy.admit`) and writes it back. Every process of the machine serialises on that
+state (and the model's, when the model has limits of its own), decides (`policy.admit_all`) and writes
+them back. Every process of the machine serialises on that
 lock, so no two of them can both take the last slot. The work runs on a thread of the limiter's own
 (its own connection), so the event loop never waits on the disk and usage writes never queue behind it.
 """
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 import orjson
 
-from worker.limits.policy import Ask, KeyState, Settle, Verdict, admit, reconcile
+from worker.limits.policy import Ask, KeyState, Settle, Verdict, admit_all, reconcile
 from worker.store.base import StoreUnavailable
 from worker.store.sqlite_store import connect
 
@@ -61,10 +62,12 @@ class SQLiteLimiter:
 
     async def admit(self, ask: Ask) -> Verdict:
         def work(db: sqlite3.Connection) -> Verdict:
-            state = _read(db, ask.key_id)
-            verdict = admit(state, ask, time.time())
+            held = ask.held()
+            states = [(_read(db, name), limits) for name, limits in held]
+            verdict = admit_all(states, ask, time.time())
             if verdict.admitted:
-                _write(db, ask.key_id, state)
+                for (name, _), (state, _) in zip(held, states, strict=True):
+                    _write(db, name, state)
             return verdict
 
         return await self._run(work)

@@ -147,7 +147,8 @@ class Metrics:
         )
         self.limited = make.counter(
             "qwq_gateway_rate_limited",
-            "Requests refused by a rate limit, by limit (`requests`, `tokens`, `concurrency`).",
+            "Requests refused by a rate limit, by limit (a key's `requests`, `tokens`, `concurrency`; "
+            "a model's own `model_requests`, `model_tokens`, `model_concurrency`).",
             ["limit"],
         )
         self.budget = make.counter(

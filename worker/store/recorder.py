@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from worker.core.cost import FREE, Prices, tokens_from_chars
+from worker.core.cost import Prices, price_of, tokens_from_chars
 from worker.core.outcome import RequestRecord
 from worker.core.tokens import estimate_usage
 from worker.observe.hooks import usage_dropped
@@ -81,8 +81,7 @@ class UsageRecorder:
         sums[COMPLETION] += completion
         sums[REASONING] += reasoning
         if prompt or completion:
-            prices = self.prices.get(record.target) or self.prices.get(record.model) or FREE
-            sums[COST] += prices.cost(prompt, completion)
+            sums[COST] += price_of(self.prices, record.target, record.model).cost(prompt, completion)
         if record.key_id:
             self.last_used[record.key_id] = record.started_at
 
