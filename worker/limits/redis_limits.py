@@ -20,7 +20,7 @@ import redis.asyncio as aredis
 from worker.core.identity import Limits
 from worker.limits.policy import Ask, Settle, Verdict, budget_period, until_next
 from worker.store.base import StoreUnavailable
-from worker.store.redis_store import NS, TIMEOUTS, shown
+from worker.store.redis_store import NS, async_client, shown
 
 ADMIT = """
 local t = redis.call('TIME')
@@ -132,7 +132,7 @@ class RedisLimiter:
     def client(self) -> aredis.Redis:
         # Made on first use, inside the event loop that will use it.
         if self._client is None:
-            self._client = aredis.Redis.from_url(self.url, **TIMEOUTS)
+            self._client = async_client(self.url)
             self._admit = self._client.register_script(ADMIT)
             self._settle = self._client.register_script(SETTLE)
         return self._client

@@ -1,10 +1,17 @@
 """Limit state in the SQLite store's file: exact across every process of one machine (`--workers N`).
 
-An admission is one `BEGIN IMMEDIATE` transaction: it takes the file's write lock, reads the key's
+Admissions run in `BEGIN IMMEDIATE` transactions: one takes the file's write lock, reads the key's
 state (and the model's, when the model has limits of its own), decides (`policy.admit_all`) and writes
-them back. Every process of the machine serialises on that
-lock, so no two of them can both take the last slot. The work runs on a thread of the limiter's own
-(its own connection), so the event loop never waits on the disk and usage writes never queue behind it.
+them back. Every process of the machine serialises on that lock, so no two of them can both take the
+last slot. The work runs on a thread of the limiter's own (its own connection), so the event loop never
+waits on the disk and usage writes never queue behind it.
+
+Admissions that arrive while a transaction is running wait for the next one, and that one decides all
+of them in turn (a group commit, at most `ADMIT_BATCH` at once): each sees the states the ones before
+it wrote, so the result is the same as one transaction each, and under load the file sees one commit
+per batch instead of one per request. The limiter's connection never checkpoints the write-ahead log
+itself (`wal_autocheckpoint = 0`): the store's own connection does that when it writes usage, off the
+request path, so no admission waits for a checkpoint's flush to disk.
 """
 
 from __future__ import annotations
@@ -23,7 +30,19 @@ from worker.store.base import StoreUnavailable
 from worker.store.sqlite_store import connect
 
 T = TypeVar("T")
+ADMIT_BATCH = 256
+"""Most admissions decided in one transaction: bounds how long the write lock is held at once."""
 SCHEMA = "CREATE TABLE IF NOT EXISTS limits (key_id TEXT PRIMARY KEY, state TEXT NOT NULL)"
+
+
+def _decide(db: sqlite3.Connection, ask: Ask, states: dict[str, KeyState]) -> Verdict:
+    """One admission inside the running transaction; `states` holds what this batch has read or written."""
+    held = ask.held()
+    for name, _ in held:
+        if name not in states:
+            states[name] = _read(db, name)
+    # `admit_all` changes the states only when it admits, so a refused ask leaves them as they were.
+    return admit_all([(states[name], limits) for name, limits in held], ask, time.time())
 
 
 def _read(db: sqlite3.Connection, key_id: str) -> KeyState:
@@ -42,7 +61,11 @@ def _write(db: sqlite3.Connection, key_id: str, state: KeyState) -> None:
 class SQLiteLimiter:
     def __init__(self, url: str) -> None:
         self._db = connect(url, SCHEMA)
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-limits")
+        self._waiting: list[tuple[Ask, asyncio.Future[Verdict]]] = []
+        self._deciding = False
+        self._decider: asyncio.Task[None] | None = None  # held so the running task is not collected
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def transaction(db: sqlite3.Connection) -> T:
@@ -61,16 +84,40 @@ class SQLiteLimiter:
             raise StoreUnavailable(f"SQLite state store: {exc}") from exc
 
     async def admit(self, ask: Ask) -> Verdict:
-        def work(db: sqlite3.Connection) -> Verdict:
-            held = ask.held()
-            states = [(_read(db, name), limits) for name, limits in held]
-            verdict = admit_all(states, ask, time.time())
-            if verdict.admitted:
-                for (name, _), (state, _) in zip(held, states, strict=True):
-                    _write(db, name, state)
-            return verdict
+        waiter: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self._waiting.append((ask, waiter))
+        if not self._deciding:
+            self._deciding = True
+            self._decider = asyncio.get_running_loop().create_task(self._decide_waiting())
+        return await waiter
 
-        return await self._run(work)
+    async def _decide_waiting(self) -> None:
+        """Decide the waiting admissions a batch per transaction until none is left."""
+        try:
+            while self._waiting:
+                batch = self._waiting[:ADMIT_BATCH]
+                del self._waiting[:ADMIT_BATCH]
+                asks = [ask for ask, _ in batch]
+
+                def work(db: sqlite3.Connection, asks: list[Ask] = asks) -> list[Verdict]:
+                    states: dict[str, KeyState] = {}
+                    verdicts = [_decide(db, ask, states) for ask in asks]
+                    for name, state in states.items():
+                        _write(db, name, state)
+                    return verdicts
+
+                try:
+                    verdicts = await self._run(work)
+                except Exception as exc:  # StoreUnavailable, or a bug: every waiter hears it
+                    for _, waiter in batch:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    continue
+                for (_, waiter), verdict in zip(batch, verdicts, strict=True):
+                    if not waiter.done():
+                        waiter.set_result(verdict)
+        finally:
+            self._deciding = False
 
     async def settle(self, batch: Sequence[Settle]) -> None:
         def work(db: sqlite3.Connection) -> None:

@@ -35,6 +35,19 @@ KEY_IDS = NS + "keys"
 LAST_USED = NS + "keys:last_used"
 USAGE_INDEX = NS + "usage"
 TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+MAX_CONNECTIONS = 64
+"""Connections a process opens to Redis at most, per client (the store's, the limiter's). A request that
+finds them all busy waits for one (up to `POOL_WAIT` s) instead of failing: redis-py's default pool
+raises "Too many connections" past 100 requests in flight."""
+POOL_WAIT = 5.0
+
+
+def async_client(url: str) -> aredis.Redis:
+    """An asyncio client whose connection pool is bounded and waits when full."""
+    pool = aredis.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT, **TIMEOUTS
+    )
+    return aredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 def shown(url: str) -> str:
@@ -84,7 +97,7 @@ class RedisStore:
     def client(self) -> aredis.Redis:
         # Made on first use, inside the event loop that will use it (its connections belong to that loop).
         if self._client is None:
-            self._client = aredis.Redis.from_url(self.url, **TIMEOUTS)
+            self._client = async_client(self.url)
         return self._client
 
     async def _run(self, work: Callable[[aredis.Redis], Awaitable[T]]) -> T:
