@@ -32,6 +32,12 @@ MODEL_PREFIX = "model:"
 WINDOW = 60.0
 """Seconds a per-minute limit spans."""
 EPSILON = 1e-9
+"""Slack on money (USD) comparisons."""
+SLACK = 1e-3
+"""Seconds of slack on the rate comparisons: theoretical arrival times are sums of intervals on an
+epoch-sized clock (about 1.7e9 s, where one float step is 2.4e-7 s), so a burst of exactly the limit
+decided at one instant can add up to a hair over the window. A millisecond is far above that error
+and far below any interval a per-minute limit has (60 ms at 1,000 requests per minute)."""
 
 Refusal = Literal["requests", "tokens", "concurrency", "budget"]
 
@@ -167,12 +173,12 @@ def _plan(state: KeyState, limits: Limits, ask: Ask, now: float) -> _Plan | Verd
     new_tat = 0.0
     if limits.rpm is not None:
         new_tat = max(state.tat, now) + WINDOW / max(limits.rpm, 1)
-        if limits.rpm <= 0 or new_tat - now > WINDOW + EPSILON:
+        if limits.rpm <= 0 or new_tat - now > WINDOW + SLACK:
             return Verdict(False, "requests", max(new_tat - now - WINDOW, 0.0) if limits.rpm > 0 else WINDOW)
     new_ttat = 0.0
     if limits.tpm is not None:
         new_ttat = max(state.ttat, now) + ask.tokens * WINDOW / max(limits.tpm, 1)
-        if limits.tpm <= 0 or new_ttat - now > WINDOW + EPSILON:
+        if limits.tpm <= 0 or new_ttat - now > WINDOW + SLACK:
             wait = new_ttat - now - WINDOW if ask.tokens <= limits.tpm else WINDOW
             return Verdict(False, "tokens", max(wait, 0.0))
     return _Plan(leases, period, spent, new_tat, new_ttat)
@@ -184,12 +190,12 @@ def _book(state: KeyState, limits: Limits, plan: _Plan, ask: Ask, now: float) ->
     if limits.rpm is not None:
         state.tat = plan.new_tat
         left = (WINDOW - (plan.new_tat - now)) / (WINDOW / limits.rpm)
-        remaining_requests = max(math.floor(left + EPSILON), 0)
+        remaining_requests = max(math.floor(left + SLACK / (WINDOW / limits.rpm)), 0)
         reset_requests = plan.new_tat - now
     if limits.tpm is not None:
         state.ttat = plan.new_ttat
         left_tokens = (WINDOW - (plan.new_ttat - now)) * limits.tpm / WINDOW
-        remaining_tokens = max(math.floor(left_tokens + EPSILON), 0)
+        remaining_tokens = max(math.floor(left_tokens + SLACK * limits.tpm / WINDOW), 0)
         reset_tokens = plan.new_ttat - now
     if limits.max_concurrency is not None:
         plan.leases[ask.lease] = now + ask.lease_ttl

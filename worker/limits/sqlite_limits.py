@@ -7,7 +7,7 @@ last slot. The work runs on a thread of the limiter's own (its own connection), 
 waits on the disk and usage writes never queue behind it.
 
 Admissions that arrive while a transaction is running wait for the next one, and that one decides all
-of them in turn (a group commit, at most `ADMIT_BATCH` at once): each sees the states the ones before
+of them in turn (a group commit: `batching.Batched`): each sees the states the ones before
 it wrote, so the result is the same as one transaction each, and under load the file sees one commit
 per batch instead of one per request. The limiter's connection never checkpoints the write-ahead log
 itself (`wal_autocheckpoint = 0`): the store's own connection does that when it writes usage, off the
@@ -25,13 +25,12 @@ from typing import TypeVar
 
 import orjson
 
+from worker.limits.batching import Batched
 from worker.limits.policy import Ask, KeyState, Settle, Verdict, admit_all, reconcile
 from worker.store.base import StoreUnavailable
 from worker.store.sqlite_store import connect
 
 T = TypeVar("T")
-ADMIT_BATCH = 256
-"""Most admissions decided in one transaction: bounds how long the write lock is held at once."""
 SCHEMA = "CREATE TABLE IF NOT EXISTS limits (key_id TEXT PRIMARY KEY, state TEXT NOT NULL)"
 
 
@@ -63,9 +62,7 @@ class SQLiteLimiter:
         self._db = connect(url, SCHEMA)
         self._db.execute("PRAGMA wal_autocheckpoint = 0")
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-limits")
-        self._waiting: list[tuple[Ask, asyncio.Future[Verdict]]] = []
-        self._deciding = False
-        self._decider: asyncio.Task[None] | None = None  # held so the running task is not collected
+        self._batched = Batched(self._decide)
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def transaction(db: sqlite3.Connection) -> T:
@@ -84,40 +81,17 @@ class SQLiteLimiter:
             raise StoreUnavailable(f"SQLite state store: {exc}") from exc
 
     async def admit(self, ask: Ask) -> Verdict:
-        waiter: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-        self._waiting.append((ask, waiter))
-        if not self._deciding:
-            self._deciding = True
-            self._decider = asyncio.get_running_loop().create_task(self._decide_waiting())
-        return await waiter
+        return await self._batched.admit(ask)
 
-    async def _decide_waiting(self) -> None:
-        """Decide the waiting admissions a batch per transaction until none is left."""
-        try:
-            while self._waiting:
-                batch = self._waiting[:ADMIT_BATCH]
-                del self._waiting[:ADMIT_BATCH]
-                asks = [ask for ask, _ in batch]
+    async def _decide(self, asks: Sequence[Ask]) -> list[Verdict]:
+        def work(db: sqlite3.Connection) -> list[Verdict]:
+            states: dict[str, KeyState] = {}
+            verdicts = [_decide(db, ask, states) for ask in asks]
+            for name, state in states.items():
+                _write(db, name, state)
+            return verdicts
 
-                def work(db: sqlite3.Connection, asks: list[Ask] = asks) -> list[Verdict]:
-                    states: dict[str, KeyState] = {}
-                    verdicts = [_decide(db, ask, states) for ask in asks]
-                    for name, state in states.items():
-                        _write(db, name, state)
-                    return verdicts
-
-                try:
-                    verdicts = await self._run(work)
-                except Exception as exc:  # StoreUnavailable, or a bug: every waiter hears it
-                    for _, waiter in batch:
-                        if not waiter.done():
-                            waiter.set_exception(exc)
-                    continue
-                for (_, waiter), verdict in zip(batch, verdicts, strict=True):
-                    if not waiter.done():
-                        waiter.set_result(verdict)
-        finally:
-            self._deciding = False
+        return await self._run(work)
 
     async def settle(self, batch: Sequence[Settle]) -> None:
         def work(db: sqlite3.Connection) -> None:
