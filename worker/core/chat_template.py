@@ -41,15 +41,20 @@ TOOLS_TAIL = (
 
 
 def tojson(value: Any) -> str:
-    """Jinja's `tojson` as Hugging Face's chat templates define it."""
-    return json.dumps(value, ensure_ascii=False)
+    """Jinja's `tojson` as Hugging Face's chat templates define it. A value it cannot write (a number
+    past Python's digit limit, nesting too deep; no JSON body holds one) is written as `null`, so that
+    counting never fails."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        return "null"
 
 
 def tool_json(tool: ToolSpec) -> str:
     function: dict[str, Any] = {"name": tool.name}
     if tool.description:
         function["description"] = tool.description
-    function["parameters"] = dict(tool.parameters)
+    function["parameters"] = tool.parameters
     return tojson({"type": "function", "function": function})
 
 
