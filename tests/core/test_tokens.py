@@ -71,4 +71,5 @@ def test_an_estimate_counts_the_rendered_prompt_and_the_answer() -> None:
     usage = estimate_usage(request, "Hello, world!")
     assert usage.estimated is True
     assert (usage.prompt_tokens, usage.completion_tokens) == (prompt_tokens(request), 4)
-    assert usage.prompt_tokens == 11 + 8  # the system turn: <|im_start|> system \n Be " brief" . <|im_end|> \n
+    # the system turn: <|im_start|> system \n Be " brief" . <|im_end|> \n
+    assert usage.prompt_tokens == 11 + 8

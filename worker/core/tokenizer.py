@@ -124,9 +124,15 @@ def count(text: str) -> int:
     return len(found.encode(unicodedata.normalize("NFC", text), allowed_special="all"))
 
 
+THREADS = sys.platform != "emscripten"  # Pyodide cannot start a thread
+
+
 async def count_soon(text: str) -> int:
-    """`count` that leaves the event loop free for a long text (see `OFF_LOOP_CHARS`)."""
-    if len(text) > OFF_LOOP_CHARS and sys.platform != "emscripten" and exact():
+    """`count` that leaves the event loop free: the vocabulary's first load and a long text (see
+    `OFF_LOOP_CHARS`) happen in a worker thread."""
+    if THREADS and not _loaded:
+        await asyncio.to_thread(encoding)
+    if THREADS and len(text) > OFF_LOOP_CHARS and exact():
         return await asyncio.to_thread(count, text)
     return count(text)
 
