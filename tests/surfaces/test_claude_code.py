@@ -15,13 +15,16 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, make_settings
 from tests.servers import LiveServer
+from worker.app import create_app
 
 CLAUDE = Path(__file__).resolve().parents[1] / "clients" / "node_modules" / ".bin" / "claude"
 
 
-def claude(gateway: LiveServer, prompt: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+def claude(
+    gateway: LiveServer, prompt: str, workdir: Path, **settings: str
+) -> subprocess.CompletedProcess[str]:
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     keep = ("PATH", "LANG", "TMPDIR")
@@ -40,6 +43,7 @@ def claude(gateway: LiveServer, prompt: str, workdir: Path) -> subprocess.Comple
         DISABLE_AUTOUPDATER="1",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
     )
+    env.update(settings)
     return subprocess.run(
         [str(CLAUDE), "-p", prompt],
         cwd=workdir,
@@ -70,3 +74,20 @@ def test_a_tool_call_completes_the_round_trip(gateway: LiveServer, tmp_path: Pat
     # Claude Code read the file with its Read tool and sent the contents back; the answer to that
     # (the simulator quotes the tool result) is what it printed
     assert "The tool returned:" in done.stdout and "pumpernickel" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_max_tokens_too_large_for_the_window_is_lowered_by_claude_code(tmp_path: Path) -> None:
+    """Its prompt (about 11,600 tokens) and 20,000 output tokens do not fit the 24,000-token window: the
+    gateway refuses before forwarding (docs/tokens.md), in words Claude Code reads, and Claude Code
+    sends the request again with a `max_tokens` that fits."""
+    gateway = LiveServer(create_app(make_settings()))
+    refusals: list[str] = []
+    gateway.app.sinks.append(lambda r: refusals.append(r.error_code) if r.status == 400 else None)
+    gateway.start()
+    try:
+        done = claude(gateway, "Say hello [sim:no-call]", tmp_path, CLAUDE_CODE_MAX_OUTPUT_TOKENS="20000")
+    finally:
+        gateway.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() and "API Error" not in done.stdout + done.stderr
+    assert refusals == ["context_length_exceeded"]
