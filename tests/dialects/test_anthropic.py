@@ -23,7 +23,7 @@ from worker.core.ir import (
     Usage,
     UsageEvent,
 )
-from worker.core.tokens import count_prompt_tokens
+from worker.core.tokenizer import prompt_tokens
 from worker.dialects import anthropic
 
 TABLE = builtin_table(make_settings())
@@ -150,7 +150,7 @@ def test_render_message() -> None:
 def test_stream_events_byte_for_byte() -> None:
     call = parse(thinking={"type": "enabled", "budget_tokens": 10})
     encoder = anthropic.MessageStreamEncoder(call, "rid")
-    prompt = count_prompt_tokens(call.request.messages)
+    prompt = prompt_tokens(call.request)
     out = b"".join(
         encoder.encode(e)
         for e in (
@@ -309,7 +309,7 @@ def test_thread_is_refused_with_details() -> None:
 
 def test_count_input_tokens_counts_the_prompt_and_the_tools() -> None:
     bare = anthropic.parse_request({"model": "qwq-32b", "messages": HI}, TABLE, counting=True)
-    assert anthropic.count_input_tokens(bare) == count_prompt_tokens(bare.request.messages)
+    assert anthropic.count_input_tokens(bare) == prompt_tokens(bare.request)
     tooled = anthropic.parse_request(
         {"model": "qwq-32b", "messages": HI, "tools": [TOOL]}, TABLE, counting=True
     )

@@ -42,6 +42,7 @@ EXPECTED_DOCS = {
     "responses.md",
     "streaming.md",
     "surfaces.md",
+    "tokens.md",
     "upstreams.md",
 }
 # Paths the docs name that are made by the scripts, not kept in git.

@@ -18,7 +18,7 @@ from worker.core.ir import (
     Usage,
     UsageEvent,
 )
-from worker.core.tokens import count_prompt_tokens
+from worker.core.tokenizer import prompt_tokens
 from worker.routing.normalize import normalize
 
 REQUEST = ChatRequest(model="m", messages=(Message("user", "Say hello to the gateway"),), stream=True)
@@ -46,7 +46,7 @@ async def test_usage_is_estimated_and_flagged_when_the_upstream_sends_none() -> 
     out = await collect(normalize(source(TextDelta("Hello"), TextDelta(" world!")), REQUEST, None, None))
     assert out[-2:] == [
         Finish("stop"),
-        UsageEvent(Usage(count_prompt_tokens(REQUEST.messages), 3, None, True)),
+        UsageEvent(Usage(prompt_tokens(REQUEST), 3, None, True)),
     ]
     assert out[-1].usage.as_dict()["estimated"] is True  # type: ignore[union-attr]
 

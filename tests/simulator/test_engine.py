@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 
 from worker.core.ir import ChatRequest, Message, SamplingParams, ToolChoice, ToolSpec
-from worker.core.tokens import split_tokens
+from worker.core.stand_in import split_tokens
 from worker.simulator.engine import THINK_CLOSE, argument_pieces, example_for, find_fault, generate, pieces
 
 WEATHER = ToolSpec(

@@ -3,6 +3,7 @@ path, each in its surface's shape; through the app in-process."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ def claude_code_body(**overrides: Any) -> dict[str, Any]:
     cached = {"type": "ephemeral"}
     body: dict[str, Any] = {
         "model": "qwq-32b",
-        "max_tokens": 32000,
+        "max_tokens": 8192,  # CLAUDE_CODE_MAX_OUTPUT_TOKENS of docs/claude-code.md (its default: 32000)
         "stream": True,
         "system": [
             {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1"},
@@ -83,6 +84,30 @@ async def test_claude_code_first_request_is_answered(client: httpx.AsyncClient) 
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop" and "error" not in kinds
     # `display: omitted`: the reasoning is left out, only the answer's text comes back
     assert '"type":"thinking"' not in response.text and '"type":"text_delta"' in response.text
+
+
+async def test_claude_code_default_max_tokens_is_refused_as_claude_code_can_read_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """Claude Code's default `max_tokens` (32,000) does not fit a 24,000-token window: the 400 carries
+    the figures in the API's wording, which Claude Code parses to send again with a smaller one."""
+    response = await client.post(
+        "/v1/messages?beta=true", json=claude_code_body(max_tokens=32000), headers=ANTHROPIC
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    # Claude Code 2.1's own pattern for this error
+    found = re.fullmatch(
+        r"input length and `max_tokens` exceed context limit: (\d+) \+ (\d+) > (\d+).*", error["message"]
+    )
+    assert found, error["message"]
+    prompt, asked, window = (int(n) for n in found.groups())
+    assert (asked, window) == (32000, 24000) and prompt > 0
+    again = await client.post(
+        "/v1/messages?beta=true", json=claude_code_body(max_tokens=window - prompt), headers=ANTHROPIC
+    )
+    assert again.status_code == 200, again.text
 
 
 async def test_later_turns_with_thinking_and_tool_results(client: httpx.AsyncClient) -> None:

@@ -19,14 +19,15 @@ import orjson
 from jsonschema import Draft202012Validator
 
 from tests.clients.conftest import UPSTREAM_FAILURE, failing_midway
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, make_settings
 from tests.servers import LiveServer, serving
+from worker.app import create_app
 
 CLAUDE = Path(__file__).resolve().parents[1] / "clients" / "node_modules" / ".bin" / "claude"
 
 
 def claude(
-    gateway: LiveServer, prompt: str, workdir: Path, *options: str
+    gateway: LiveServer, prompt: str, workdir: Path, *options: str, **settings: str
 ) -> subprocess.CompletedProcess[str]:
     home = workdir / "home"
     home.mkdir(exist_ok=True)
@@ -47,6 +48,7 @@ def claude(
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         CLAUDE_CODE_MAX_RETRIES="0",  # a failure must show at once, not after minutes of back-off
     )
+    env.update(settings)
     return subprocess.run(
         [str(CLAUDE), "-p", prompt, *options],
         cwd=workdir,
@@ -122,3 +124,27 @@ def test_an_upstream_failure_mid_stream_is_an_error(
     assert done.returncode != 0, done.stdout + done.stderr
     assert "API Error" in done.stdout and UPSTREAM_FAILURE in done.stdout, done.stdout + done.stderr
     assert "The first half of an answer" not in done.stdout
+
+
+def test_a_max_tokens_too_large_for_the_window_is_lowered_by_claude_code(tmp_path: Path) -> None:
+    """Its prompt (about 11,600 tokens) and 20,000 output tokens do not fit the 24,000-token window: the
+    gateway refuses before forwarding (docs/tokens.md), in words Claude Code reads, and Claude Code
+    sends the request again with a `max_tokens` that fits."""
+    gateway = LiveServer(create_app(make_settings()))
+    refusals: list[str] = []
+    gateway.app.sinks.append(lambda r: refusals.append(r.error_code) if r.status == 400 else None)
+    gateway.start()
+    try:
+        # Claude Code lowers `max_tokens` on its retry path, so this run allows it retries.
+        done = claude(
+            gateway,
+            "Say hello [sim:no-call]",
+            tmp_path,
+            CLAUDE_CODE_MAX_OUTPUT_TOKENS="20000",
+            CLAUDE_CODE_MAX_RETRIES="2",
+        )
+    finally:
+        gateway.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() and "API Error" not in done.stdout + done.stderr
+    assert refusals == ["context_length_exceeded"]

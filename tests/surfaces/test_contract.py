@@ -87,6 +87,8 @@ def contract_gateway() -> Iterator[LiveServer]:
 
 
 SIMPLE_PARAMETERS = {"type": "object", "properties": {}}
+WITHIN_WINDOW = 8192
+"""A `max_tokens` that leaves a generated prompt room in the 24,000-token window."""
 
 
 CLIENT_TOOL_KINDS = ("bash_", "text_editor_", "memory_")  # Anthropic-defined tools the client runs
@@ -152,6 +154,11 @@ def keep_the_stated_cross_field_rules(body: Any) -> None:
             else:  # no room above it: the smallest budget instead
                 thinking["budget_tokens"] = 1
                 body["max_tokens"] = max(int(limit), 2)
+    for field in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        if whole(body.get(field)) and body[field] > WITHIN_WINDOW:
+            body[field] = WITHIN_WINDOW  # the prompt and `max_tokens` fit the context window
+            if isinstance(thinking, dict) and whole(thinking.get("budget_tokens")):
+                thinking["budget_tokens"] = min(thinking["budget_tokens"], WITHIN_WINDOW - 1)
 
 
 def clamp_numbers(value: Any) -> Any:

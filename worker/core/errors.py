@@ -2,6 +2,7 @@
 
     GatewayError                  status  code (machine)          Cloudflare code
     ├── BadRequest                400     invalid_request         5006
+    │   └── ContextLengthExceeded 400     context_length_exceeded 5006 (prompt + max_tokens > window)
     ├── Unauthorized              401     unauthorized            10000
     ├── Forbidden                 403     forbidden               10000
     ├── NotFound                  404     not_found               5007 (unknown model)
@@ -56,6 +57,27 @@ class BadRequest(GatewayError):
     code = "invalid_request"
     cloudflare_code = 5006
     message = "Invalid payload"
+
+
+class ContextLengthExceeded(BadRequest):
+    """The prompt and the completion asked for do not fit any target's context window; nothing was sent.
+    The message is OpenAI's, word for word in its figures, so clients that parse it keep working."""
+
+    code = "context_length_exceeded"
+
+    def __init__(self, window: int, prompt: int, completion: int) -> None:
+        super().__init__(
+            f"This model's maximum context length is {window} tokens. However, you requested "
+            f"{prompt + completion} tokens ({prompt} in the messages, {completion} in the completion). "
+            "Please reduce the length of the messages or completion.",
+            {
+                "param": "messages",
+                "context_window": window,
+                "prompt_tokens": prompt,
+                "max_tokens": completion,
+            },
+        )
+        self.window, self.prompt, self.completion = window, prompt, completion
 
 
 class Unauthorized(GatewayError):

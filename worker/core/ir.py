@@ -122,6 +122,9 @@ class ChatRequest:
     json_mode: bool = False
     reasoning: ReasoningMode | None = None
     user: str | None = None
+    prompt_tokens: int | None = field(default=None, init=False, repr=False, compare=False)
+    """The prompt's tokens once `worker.core.tokenizer` has counted them: a memo, so the limits, the
+    context-window check and the usage estimate count a request once. `dataclasses.replace` resets it."""
 
 
 # --- answer events --------------------------------------------------------------------------------

@@ -1,90 +1,96 @@
-"""A small, deterministic token counter standing in for Qwen's tokenizer.
+"""Token counts the gateway reports or reserves: text, a streamed answer in pieces, an estimated usage.
 
-Qwen's real BPE vocabulary cannot be loaded here (it lives on a model hub), so the simulator and the
-usage estimate (for upstreams that send none) count tokens the way BPE vocabularies mostly fall out
-for English text: a word with its leading space is one token, each punctuation mark is one, runs of
-white space are one. The simulator generates its text in exactly these pieces, so its `usage` is exact
-for its own output; for real upstreams the count is an estimate and is marked as one.
+All of them count with QwQ's tokenizer (`worker.core.tokenizer`; its stand-in where it is missing). A
+usage the gateway had to work out itself (the upstream sent none, or the gateway cut the answer) is
+marked `estimated`: the prompt is counted exactly as the chat template renders it, the completion is the
+text the client received, which may differ by a token or two from what the model sampled.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from worker.core import tokenizer
+from worker.core.ir import ChatRequest, Usage
+from worker.core.stand_in import StandInTally
 
-from worker.core.ir import ChatRequest, Message, Usage
+count_tokens = tokenizer.count
 
-TOKEN_PATTERN = re.compile(r" ?\w+| ?[^\w\s]|\s+")
-
-# ChatML (`<|im_start|>role\n ... <|im_end|>\n`) costs about four tokens a message, and the template
-# opens the assistant turn with three more.
-PER_MESSAGE_OVERHEAD = 4
-ASSISTANT_PRIMER = 3
-
-
-def split_tokens(text: str) -> list[str]:
-    return TOKEN_PATTERN.findall(text)
-
-
-def count_tokens(text: str) -> int:
-    # `findall` builds its list in C; counting a generator over `finditer` was 3x slower on the answer path.
-    return len(TOKEN_PATTERN.findall(text))
-
-
-# How much text a `TokenTally` holds before it counts: large enough that counting stays one C-level
-# `findall` per ~64 KiB (not a regex scan per streamed chunk), small enough that a stream's memory does
-# not grow with its answer.
+# How much text a `TokenTally` holds before it counts: one tokenizer call per ~64 KiB, not one per
+# streamed chunk, and memory that does not grow with the answer.
 TALLY_HOLD = 64 * 1024
-# A last token longer than this is kept as its first two characters and its last one: what decides how
-# the text after it is split is only whether it started with a space and what kind of run it is.
-TAIL_KEEP = 64
+# Held text with no safe place to cut (see `_cut`) is cut anyway once it is this long, keeping this
+# much: the count can then be off by a token at that cut, and memory stays bounded.
+TALLY_FORCE = 4 * TALLY_HOLD
+FORCED_KEEP = 1024
+# How many spaces `_cut` looks at, from the end, for one that follows a letter.
+CUT_TRIES = 256
+
+
+def _cut(text: str) -> int:
+    """Where `text` can be split so that the tokens of both parts add up to the tokens of the whole:
+    before a space that follows a letter. No pre-tokenizer piece of Qwen2's pattern holds a letter and
+    then a space (letters run in `\\p{L}+`, spaces in the white-space alternatives), so a piece ends
+    there whatever comes after, and BPE never merges across pieces. 0 when there is none near the end."""
+    end = len(text)
+    for _ in range(CUT_TRIES):
+        at = text.rfind(" ", 1, end)
+        if at <= 0:
+            return 0
+        if text[at - 1].isalpha():
+            return at
+        end = at
+    return 0
 
 
 class TokenTally:
-    """`count_tokens` of text that arrives in pieces, exactly, in bounded memory.
+    """Tokens of text that arrives in pieces (a streamed answer), in bounded memory.
 
-    The pattern's matches cover every character and are contiguous, and each match but the last ended
-    because the next character could not extend it; more text can only extend or re-split the last one.
-    So all matches but the last are final once seen: they are counted and dropped, and the last is kept
-    (shortened when long: a 200 MB answer without a space holds three characters, not 200 MB)."""
+    Pieces are held until there are `TALLY_HOLD` characters, then all but the end after the last safe
+    cut are counted and dropped. Exact as long as a safe cut comes along every `TALLY_FORCE` characters
+    (any prose does); the vocabulary is loaded on the first fold, not when a stream starts."""
 
-    __slots__ = ("_counted", "_parts", "_size", "_tail")
+    __slots__ = ("_counted", "_limit", "_parts", "_size", "_stand_in")
 
     def __init__(self) -> None:
         self._parts: list[str] = []
         self._size = 0
         self._counted = 0
-        self._tail = ""
+        self._limit = TALLY_HOLD
+        self._stand_in: StandInTally | None = None
 
     def add(self, text: str) -> None:
+        if self._stand_in is not None:
+            self._stand_in.add(text)
+            return
         self._parts.append(text)
         self._size += len(text)
-        if self._size > TALLY_HOLD:
+        if self._size > self._limit:
             self._fold()
 
     def _fold(self) -> None:
-        tokens = TOKEN_PATTERN.findall(self._tail + "".join(self._parts))
-        self._parts.clear()
-        self._size = 0
-        if not tokens:
-            self._tail = ""
+        text = "".join(self._parts)
+        if not tokenizer.exact():
+            self._stand_in = StandInTally()
+            self._stand_in.add(text)
+            self._parts.clear()
             return
-        self._counted += len(tokens) - 1
-        last = tokens[-1]
-        self._tail = last if len(last) <= TAIL_KEEP else last[:2] + last[-1]
+        cut = _cut(text)
+        if cut == 0 and len(text) > TALLY_FORCE:
+            cut = len(text) - FORCED_KEEP
+        if cut == 0:  # look again once another `TALLY_HOLD` has come
+            self._parts = [text]
+            self._limit = len(text) + TALLY_HOLD
+            return
+        self._counted += tokenizer.count(text[:cut])
+        rest = text[cut:]
+        self._parts = [rest]
+        self._size = len(rest)
+        self._limit = TALLY_HOLD
 
     def total(self) -> int:
-        self._fold()
-        return self._counted + (1 if self._tail else 0)
-
-
-def count_prompt_tokens(messages: Iterable[Message]) -> int:
-    total = ASSISTANT_PRIMER
-    for message in messages:
-        total += PER_MESSAGE_OVERHEAD + count_tokens(message.text())
-        for call in message.tool_calls:
-            total += count_tokens(call.name) + count_tokens(call.arguments)
-    return total
+        if self._stand_in is not None:
+            return self._stand_in.total()
+        text = "".join(self._parts)
+        return self._counted + (tokenizer.count(text) if text else 0)
 
 
 def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
@@ -94,8 +100,4 @@ def estimate_usage(request: ChatRequest, completion_text: str) -> Usage:
 
 def estimate_counted(request: ChatRequest, completion_tokens: int) -> Usage:
     """`estimate_usage` for an answer whose tokens were tallied as it streamed (`TokenTally`)."""
-    if request.raw and request.prompt is not None:
-        prompt = count_tokens(request.prompt)
-    else:
-        prompt = count_prompt_tokens(request.messages)
-    return Usage(prompt, completion_tokens, estimated=True)
+    return Usage(tokenizer.prompt_tokens(request), completion_tokens, estimated=True)

@@ -18,7 +18,7 @@ import orjson
 
 from worker.config.models import ModelEntry, ModelTable
 from worker.core.aggregate import Completion
-from worker.core.errors import BadRequest, GatewayError, NotFound
+from worker.core.errors import BadRequest, ContextLengthExceeded, GatewayError, NotFound
 from worker.core.ir import (
     ChatRequest,
     Event,
@@ -34,7 +34,7 @@ from worker.core.ir import (
     Usage,
     UsageEvent,
 )
-from worker.core.tokens import count_prompt_tokens, count_tokens
+from worker.core.tokenizer import prompt_tokens
 from worker.dialects.anthropic_blocks import Blocks
 from worker.dialects.anthropic_fields import client_tool, ignored_fields, refuse_unknown
 from worker.dialects.schemas import anthropic_violations, embedded_schema_violations, summary
@@ -167,14 +167,9 @@ def parse_request(body: Any, table: ModelTable, *, counting: bool = False) -> An
 
 
 def count_input_tokens(call: AnthropicCall) -> int:
-    """`count_tokens`' answer: the prompt as the gateway counts it for usage, plus the tools' names,
-    descriptions and schemas, which a chat template writes into the prompt as well."""
-    request = call.request
-    tools = sum(
-        count_tokens(t.name) + count_tokens(t.description) + count_tokens(orjson.dumps(t.parameters).decode())
-        for t in request.tools
-    )
-    return count_prompt_tokens(request.messages) + tools
+    """`count_tokens`' answer: the prompt's tokens as QwQ's chat template renders it (system prompt and
+    tools included), the figure the gateway reports as `input_tokens` (`worker.core.tokenizer`)."""
+    return prompt_tokens(call.request)
 
 
 # --- rendering ----------------------------------------------------------------------------------------
@@ -231,6 +226,11 @@ def error_body(error: GatewayError, request_id: str | None = None) -> dict[str, 
     message = error.message
     if isinstance(error.detail, str):
         message = f"{message}: {error.detail}"
+    elif isinstance(error, ContextLengthExceeded):  # the API's own wording for a prompt that does not fit
+        message = (
+            f"input length and `max_tokens` exceed context limit: {error.prompt} + {error.completion} > "
+            f"{error.window}, decrease input length or `max_tokens` and try again"
+        )
     body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
     if isinstance(error.detail, dict) and "error_code" in error.detail:
         body["error"]["details"] = error.detail  # machine-readable, as the API's own (see anthropic_fields)
@@ -268,7 +268,7 @@ class MessageStreamEncoder:
     def _start(self) -> bytes:
         self._started = True
         request = self._call.request
-        prompt = count_prompt_tokens(request.messages)
+        prompt = prompt_tokens(request)
         message: dict[str, Any] = {
             "id": f"msg_{self._request_id}",
             "type": "message",

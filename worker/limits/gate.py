@@ -29,7 +29,7 @@ from worker.core.errors import GatewayError
 from worker.core.identity import Identity
 from worker.core.ir import ChatRequest
 from worker.core.outcome import RequestRecord
-from worker.core.tokens import count_prompt_tokens, count_tokens
+from worker.core.tokenizer import prompt_tokens_soon
 from worker.limits.answers import Headers, headers, model_refusal, refusal
 from worker.limits.base import Limiter
 from worker.limits.policy import Ask, Settle, has_limits
@@ -60,12 +60,6 @@ class Ticket:
     period: str
     """The key's budget period ("" without a budget): only the key's state is charged money."""
     prices: Prices | None
-
-
-def prompt_tokens(request: ChatRequest) -> int:
-    if request.raw and request.prompt is not None:
-        return count_tokens(request.prompt)
-    return count_prompt_tokens(request.messages)
 
 
 def dearest(prices: Mapping[str, Prices], entry: ModelEntry) -> Prices | None:
@@ -109,7 +103,7 @@ class Gate:
         limits = identity.limits
         if not has_limits(limits) and not has_limits(entry.limits):
             return []
-        prompt = prompt_tokens(request)
+        prompt = await prompt_tokens_soon(request)  # QwQ's tokens, chat template included
         completion = (
             request.params.max_tokens or entry.default_max_tokens or max(entry.context_window - prompt, 0)
         )

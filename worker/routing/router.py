@@ -4,9 +4,11 @@ For each request the model's targets are put in order: those whose circuit break
 out; with `strategy = "failover"` (the default) the rest keep their list order, with `"weighted"` the
 first one is drawn at random by `weight` and the others follow in list order. Each target is tried up
 to 1 + `RETRY_ATTEMPTS` times (exponential backoff with full jitter, `Retry-After` honoured up to
-`RETRY_AFTER_MAX`), then the next target is tried. All of it happens before the first event reaches
-the client: once an event has gone out, a failure ends the answer (as an error event when streaming)
-and is never retried, so nothing is answered twice. The whole loop stays inside `REQUEST_DEADLINE`.
+`RETRY_AFTER_MAX`), then the next target is tried. A target whose context window the prompt and its
+`max_tokens` do not fit is skipped without a request (`worker.routing.window`); when none fits, the
+answer is a 400 `context_length_exceeded` and nothing was forwarded. All of it happens before the first
+event reaches the client: once an event has gone out, a failure ends the answer (as an error event when
+streaming) and is never retried, so nothing is answered twice. The whole loop stays inside `REQUEST_DEADLINE`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from worker.routing.deadlines import RequestDeadline
 from worker.routing.keypool import KeyPool
 from worker.routing.normalize import normalize
 from worker.routing.retry import Verdict, backoff, classify, counts_against_target, rests_key, retry_after
+from worker.routing.window import PromptFit, window_of
 from worker.upstreams.base import Upstream
 
 log = logging.getLogger("worker.routing")
@@ -161,7 +164,10 @@ class Router:
                 headers={"Retry-After": str(max(1, round(wait)))},
             )
         last_error: GatewayError | None = None
+        fit = PromptFit(request, entry)
         for state in plan:
+            if not await fit.fits(window_of(state.target, entry)):
+                continue
             retries = 0
             while True:
                 if deadline.expired():
@@ -236,6 +242,8 @@ class Router:
                         self._ended(watched, state, outcome, record, started)
                 return
             log.warning("upstream %s given up (%s)", state.name, last_error.code if last_error else "open")
+        if last_error is None and fit.largest_refused:
+            raise fit.refusal()
         if last_error is None:
             raise UpstreamError(f"Every upstream of model '{entry.slug}' is failing", {"circuit": "open"})
         raise last_error

@@ -38,7 +38,8 @@ from typing import Any
 import orjson
 
 from worker.core.ir import ChatRequest, FinishReason, Message, ToolCall, ToolChoice, ToolSpec, Usage
-from worker.core.tokens import count_prompt_tokens, count_tokens, split_tokens
+from worker.core.stand_in import split_tokens
+from worker.core.tokenizer import count, prompt_tokens
 from worker.simulator.instances import instance
 from worker.simulator.tagged import TOOL_RESPONSE, prompt_tools, tagged_call
 
@@ -261,24 +262,20 @@ def generate(request: ChatRequest, first_try: bool = True) -> Generation:
         answer_tokens = split_tokens(_answer(request, rng, fault, first_try))
     tokens = [*reasoning_tokens, *answer_tokens]
     finish: FinishReason = "tool_calls" if calls else "stop"
-    call_tokens = sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)
+    call_tokens = sum(count(c.name) + count(c.arguments) for c in calls)
     limit = request.params.max_tokens
     if limit is not None and len(tokens) + call_tokens > limit:
         tokens = tokens[:limit]
         calls = ()
         call_tokens = 0
         finish = "length"
-    if request.prompt is not None and request.raw:
-        prompt_tokens = count_tokens(request.prompt)
-    else:
-        prompt_tokens = count_prompt_tokens(request.messages)
     answer_start = min(len(tokens), len(reasoning_tokens))
     return Generation(
         tokens=tuple(tokens),
         answer_start=answer_start,
         tool_calls=calls,
         finish_reason=finish,
-        usage=Usage(prompt_tokens, len(tokens) + call_tokens, answer_start),
+        usage=Usage(prompt_tokens(request), len(tokens) + call_tokens, answer_start),
     )
 
 

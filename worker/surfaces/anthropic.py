@@ -14,6 +14,7 @@ from worker.core.aggregate import Completion
 from worker.core.errors import GatewayError, Unauthorized
 from worker.core.identity import ANONYMOUS, Identity
 from worker.core.ir import Event
+from worker.core.tokenizer import prompt_tokens_soon
 from worker.dialects import anthropic
 from worker.state import AppState
 from worker.surfaces.endpoint import IGNORED_HEADER, Call, RenderedError, error_headers
@@ -89,7 +90,7 @@ class AnthropicDialect:
 class CountTokensEndpoint:
     """`POST /v1/messages/count_tokens`: `{"input_tokens": N}` for a Messages body (without
     `max_tokens`), validated as `/v1/messages` validates it and counted by the gateway's own token
-    counter (`worker.core.tokens`), so it agrees with the `input_tokens` the gateway reports."""
+    counter (`worker.core.tokenizer`), so it agrees with the `input_tokens` the gateway reports."""
 
     def __init__(self, state: AppState) -> None:
         self.state = state
@@ -109,6 +110,7 @@ class CountTokensEndpoint:
                 send, error.status, orjson.dumps(anthropic.error_body(error)), error_headers(error)
             )
             return
-        answer = orjson.dumps({"input_tokens": anthropic.count_input_tokens(call)})
+        counted = await prompt_tokens_soon(call.request)  # a long prompt is counted off the event loop
+        answer = orjson.dumps({"input_tokens": counted})
         ignored = [(IGNORED_HEADER, ", ".join(call.ignored).encode())] if call.ignored else []
         await send_json(send, 200, answer, ignored)

@@ -14,7 +14,13 @@ from worker.core.ir import ReasoningMode, ResponseShape
 from worker.dialects.limits import INT_MAX
 from worker.dialects.validation import IMAGE_PREFIX, INPUT_SCHEMA, RAW_EXCLUDES, ROLES, SHARED_FIELDS
 from worker.surfaces.admin_openapi import ADMIN_SCHEMAS, admin_paths
-from worker.surfaces.openapi_paths import SECURITY_SCHEMES, SHAPE_RULE, surface_paths, surface_schemas
+from worker.surfaces.openapi_paths import (
+    SECURITY_SCHEMES,
+    SHAPE_RULE,
+    WINDOW_RULE,
+    surface_paths,
+    surface_schemas,
+)
 
 GATEWAY_RULES: dict[str, Any] = {
     "description": "Rules the gateway adds to the published schema (see docs/surfaces.md, 'Validation').",
@@ -285,7 +291,7 @@ def openapi_document(table: ModelTable) -> dict[str, Any]:
             "schemas": {
                 "RunInput": {
                     "allOf": [INPUT_SCHEMA, GATEWAY_RULES],
-                    "description": f"Also checked (400 when broken): {SHAPE_RULE}",
+                    "description": f"Also checked (400 when broken): {WINDOW_RULE} {SHAPE_RULE}",
                 },
                 "ContentPart": CONTENT_PART,
                 "Error": ERROR,

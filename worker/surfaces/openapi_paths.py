@@ -116,6 +116,11 @@ SHAPE_RULE = (
     f"levels deep and hold at most {MAX_ITEMS} entries each."
 )
 
+WINDOW_RULE = (
+    "The prompt's tokens (QwQ's chat template, tools included) plus `max_tokens` fit the model's context "
+    "window (`context_length_exceeded`; not checked by `count_tokens`)."
+)
+
 
 # The rules beyond each vendored schema that JSON Schema states plainly; the ones it cannot (they relate
 # two values of the body, which a request generator cannot follow) are in CROSS_FIELD_RULES, stated in
@@ -165,7 +170,7 @@ def _body(component: str, names: list[str]) -> dict[str, Any]:
         {"properties": {"model": {"enum": names}}},
         SURFACE_RULES[component],
     ]
-    rules = " ".join([*CROSS_FIELD_RULES[component], SHAPE_RULE])
+    rules = " ".join([*CROSS_FIELD_RULES[component], WINDOW_RULE, SHAPE_RULE])
     return {
         "required": True,
         "description": f"Also checked (400 when broken): {rules}",
