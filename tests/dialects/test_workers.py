@@ -8,14 +8,8 @@ import pytest
 from worker.core.aggregate import Completion
 from worker.core.errors import BadRequest, UpstreamBadResponse, UpstreamError
 from worker.core.ir import Finish, ImagePart, TextDelta, TextPart, ToolCall, ToolCallDelta, Usage, UsageEvent
-from worker.dialects.workers import (
-    ChoicesStreamEncoder,
-    WorkersStreamEncoder,
-    error_event,
-    parse_request,
-    render_completion,
-    render_error,
-)
+from worker.dialects.workers import parse_request, render_completion, render_error
+from worker.dialects.workers_stream import ChoicesStreamEncoder, WorkersStreamEncoder, error_event
 
 USAGE = Usage(5, 7)
 

@@ -8,7 +8,7 @@ import orjson
 
 from worker.core.errors import BadRequest, UpstreamTimeout
 from worker.core.ir import Event, Finish, ReasoningDelta, TextDelta, ToolCallDelta, Usage, UsageEvent
-from worker.dialects.workers import ChoicesStreamEncoder, WorkersStreamEncoder, error_event
+from worker.dialects.workers_stream import ChoicesStreamEncoder, WorkersStreamEncoder, error_event
 
 USAGE = UsageEvent(Usage(4, 3, 1, estimated=True))
 

@@ -8,12 +8,8 @@ import pytest
 from worker.core.aggregate import Completion
 from worker.core.errors import BadRequest, UpstreamBadResponse
 from worker.core.ir import ReasoningDelta, ToolCall, ToolChoice, Usage
-from worker.dialects.workers import (
-    ChoicesStreamEncoder,
-    WorkersStreamEncoder,
-    parse_request,
-    render_completion,
-)
+from worker.dialects.workers import parse_request, render_completion
+from worker.dialects.workers_stream import ChoicesStreamEncoder, WorkersStreamEncoder
 
 BASE = {"messages": [{"role": "user", "content": "hi"}]}
 

@@ -10,7 +10,7 @@ import orjson
 
 from worker.core.errors import UpstreamError
 from worker.core.ir import Event, Finish, TextDelta, Usage, UsageEvent
-from worker.dialects.workers import WorkersStreamEncoder, error_event
+from worker.dialects.workers_stream import WorkersStreamEncoder, error_event
 from worker.surfaces.model_slug import render_workers_error
 from worker.web.streaming import respond_stream
 

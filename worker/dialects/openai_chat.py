@@ -45,7 +45,8 @@ from worker.core.ir import (
 )
 from worker.dialects.embedded_schema import embedded_schema_violations
 from worker.dialects.schemas import openai_violations, summary
-from worker.dialects.workers import DONE, ChunkEncoder, openai_message
+from worker.dialects.workers import openai_message
+from worker.dialects.workers_stream import DONE, ChunkEncoder
 
 # Accepted so that existing clients work unchanged, but not acted upon: named in a response header.
 IGNORED_FIELDS = (

@@ -14,7 +14,7 @@ from worker.config.models import ModelEntry
 from worker.core.aggregate import Completion
 from worker.core.errors import GatewayError, NotFound
 from worker.core.ir import Event
-from worker.dialects import cloudflare, workers
+from worker.dialects import cloudflare, workers, workers_stream
 from worker.dialects.validation import validate_body
 from worker.state import AppState
 from worker.surfaces.endpoint import Call, RenderedError, bearer_authenticate, error_headers
@@ -51,6 +51,6 @@ class CloudflareRunDialect:
             return orjson.dumps(cloudflare.envelope(result))
 
         def encoder(request_id: str) -> Callable[[Event], bytes]:
-            return workers.WorkersStreamEncoder().encode
+            return workers_stream.WorkersStreamEncoder().encode
 
         return Call(request, located, render, encoder, workers.ignored_fields(body))

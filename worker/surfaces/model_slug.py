@@ -17,7 +17,7 @@ from worker.config.settings import spoken
 from worker.core.aggregate import Completion
 from worker.core.errors import BadRequest, GatewayError, NotFound
 from worker.core.ir import Event, ReasoningMode, ResponseShape
-from worker.dialects import workers
+from worker.dialects import workers, workers_stream
 from worker.dialects.validation import validate_body
 from worker.state import AppState
 from worker.surfaces.endpoint import Call, DialectEndpoint, RenderedError, bearer_authenticate, error_headers
@@ -69,7 +69,7 @@ class ModelSlugDialect:
 
     authenticate = staticmethod(bearer_authenticate)
     render_error = staticmethod(render_workers_error)
-    error_event = staticmethod(workers.error_event)
+    error_event = staticmethod(workers_stream.error_event)
 
     def locate(self, scope: Scope, state: AppState) -> ModelEntry | None:
         slug = scope["path_params"]["slug"]
@@ -91,8 +91,8 @@ class ModelSlugDialect:
 
         def encoder(request_id: str) -> Callable[[Event], bytes]:
             if shape == "choices":
-                return workers.ChoicesStreamEncoder(slug, request_id).encode
-            return workers.WorkersStreamEncoder().encode
+                return workers_stream.ChoicesStreamEncoder(slug, request_id).encode
+            return workers_stream.WorkersStreamEncoder().encode
 
         return Call(request, located, render, encoder, workers.ignored_fields(body))
 
