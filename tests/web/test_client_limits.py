@@ -130,6 +130,23 @@ def test_an_endless_head_is_refused_without_being_buffered(gateway: int) -> None
     assert answer.startswith(b"HTTP/1.1 431 ")
 
 
+def test_a_small_head_with_a_large_body_in_the_same_read_is_served(gateway: int) -> None:
+    """A long prompt (60 KB, 12,000 tokens) sent in one write: the head's end is found in the first
+    read, so the body bytes that share it do not count against the head's 16 KiB."""
+    body = orjson.dumps({"messages": [{"role": "user", "content": "word " * 12000}], "max_tokens": 8})
+    head = (
+        REQUEST_LINE
+        + (
+            f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+    )
+    with connect(gateway) as sock:
+        sock.sendall(head + body)
+        answer = answer_of(sock)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
 def test_a_hundred_thousand_headers_are_refused(gateway: int) -> None:
     with connect(gateway) as sock:
         with contextlib.suppress(OSError):

@@ -51,6 +51,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.max_headers = settings.max_headers
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
+        self._head_tail = b""  # the last bytes of the head so far: its end may straddle two reads
         self._head_count = 0
         self._in_head = False
         self._refusal: tuple[int, str] | None = None
@@ -66,6 +67,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _start_head(self) -> None:
         self._in_head = True
         self._head_bytes = 0
+        self._head_tail = b""
         self._head_count = 0
         if self._head_timer is None and self.header_timeout > 0:
             self._head_timer = self.loop.call_later(self.header_timeout, self._head_too_slow)
@@ -83,12 +85,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if not self._in_head and (self.cycle is None or self.cycle.response_complete):
             self._start_head()  # the first bytes of a next request on a kept-alive connection
+        tail = self._head_tail
         if self._in_head:
             self._head_bytes += len(data)
+            self._head_tail = data[-3:] if len(data) >= 3 else (tail + data)[-3:]
         try:
-            if self._in_head and self._head_bytes > self.max_header_bytes:
-                # Counted before parsing: bytes of the body that share this read count too, which
-                # only matters for a head within a read of the limit; such a head is refused as well.
+            if (
+                self._in_head
+                and self._head_bytes > self.max_header_bytes
+                and not self._head_ends_within(tail + data)
+            ):
                 self._refusal = (431, f"The request head is over {self.max_header_bytes} bytes")
                 raise _HeadRefused()
             super().data_received(data)
@@ -96,6 +102,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             pass
         if self._refusal is not None and not self.transport.is_closing():
             self._refuse(*self._refusal)
+
+    def _head_ends_within(self, seen: bytes) -> bool:
+        """Whether the head ends within the limit in `seen` (this read, after the last bytes of the one
+        before): one read often carries a small head and the start of a large body, whose bytes are
+        not the head's."""
+        end = seen.find(b"\r\n\r\n")
+        if end == -1:
+            return False
+        head_length = self._head_bytes - len(seen) + end + 4
+        return head_length <= self.max_header_bytes
 
     def on_message_begin(self) -> None:
         if not self._in_head:
