@@ -57,7 +57,7 @@ class Ask:
     worst_cost: float
     """US dollars the request can cost at most (its reserved tokens at the target's prices)."""
     lease: str
-    """A unique id for this request's concurrency lease."""
+    """A unique id for this request's concurrency lease ("" when no concurrency limit holds one)."""
     lease_ttl: float
     model: str = ""
     """The model's slug, when the model has limits of its own (shared by every key)."""
