@@ -43,7 +43,13 @@ Refusal = Literal["requests", "tokens", "concurrency", "budget"]
 
 
 def has_limits(limits: Limits) -> bool:
-    return any(v is not None for v in (limits.rpm, limits.tpm, limits.max_concurrency, limits.budget_usd))
+    # Spelt out rather than `any(...)` over a generator: asked several times per limited request.
+    return (
+        limits.rpm is not None
+        or limits.tpm is not None
+        or limits.max_concurrency is not None
+        or limits.budget_usd is not None
+    )
 
 
 @dataclass(frozen=True, slots=True)
