@@ -37,7 +37,10 @@ async def test_the_state_is_a_hash_and_leases_a_hash_of_their_own(redis_url: str
         held = ask(Limits(rpm=60, tpm=1000, max_concurrency=2, budget_usd=5.0, budget_period="day"), cost=0.5)
         verdict = await limiter.admit(held)
         assert verdict.admitted and verdict.remaining_requests == 59 and verdict.remaining_tokens == 990
-        state = {k.decode(): v.decode() for k, v in raw.hgetall("qwq:limit:k1").items()}
+        state = {
+            str(k): str(v)
+            for k, v in redis.Redis.from_url(redis_url, decode_responses=True).hgetall("qwq:limit:k1").items()
+        }
         assert set(state) == {"t", "k", "p", "s"}
         assert state["p"] == verdict.period and float(state["s"]) == 0.5
         assert float(state["t"]) == pytest.approx(time.time() + 1.0, abs=2.0)
