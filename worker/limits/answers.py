@@ -44,22 +44,32 @@ def _rows(limits: Limits, verdict: Verdict) -> list[tuple[str, int, int, float]]
     return rows
 
 
+def _names(anthropic: bool, name: str) -> tuple[bytes, bytes, bytes]:
+    if anthropic:
+        base = f"anthropic-ratelimit-{name}-"
+        return (base + "limit").encode(), (base + "remaining").encode(), (base + "reset").encode()
+    limit, remaining, reset = (
+        f"x-ratelimit-{part}-{name}".encode() for part in ("limit", "remaining", "reset")
+    )
+    return limit, remaining, reset
+
+
+# The header names of each convention, made once (they are the same on every answer).
+NAMES = {
+    (anthropic, name): _names(anthropic, name)
+    for anthropic in (True, False)
+    for name in ("requests", "tokens")
+}
+
+
 def headers(surface: str, limits: Limits, verdict: Verdict) -> Headers:
     out: Headers = []
+    anthropic = surface == "anthropic"
     for name, limit, left, reset in _rows(limits, verdict):
-        if surface == "anthropic":
-            base = f"anthropic-ratelimit-{name}-"
-            out += [
-                ((base + "limit").encode(), str(limit).encode()),
-                ((base + "remaining").encode(), str(left).encode()),
-                ((base + "reset").encode(), moment(reset).encode()),
-            ]
-        else:
-            out += [
-                (f"x-ratelimit-limit-{name}".encode(), str(limit).encode()),
-                (f"x-ratelimit-remaining-{name}".encode(), str(left).encode()),
-                (f"x-ratelimit-reset-{name}".encode(), duration(reset).encode()),
-            ]
+        limit_name, remaining_name, reset_name = NAMES[anthropic, name]
+        out.append((limit_name, str(limit).encode()))
+        out.append((remaining_name, str(left).encode()))
+        out.append((reset_name, (moment(reset) if anthropic else duration(reset)).encode()))
     return out
 
 

@@ -62,6 +62,10 @@ class Ticket:
     prices: Prices | None
 
 
+def _new_lease() -> str:
+    return uuid.uuid4().hex
+
+
 def dearest(prices: Mapping[str, Prices], entry: ModelEntry) -> Prices | None:
     """The highest prices any target of the model may charge: the worst case a budget reserves."""
     found = [
@@ -90,6 +94,13 @@ class Gate:
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[None]] = set()
         self._down = False
+        self._worst_prices: dict[str, Prices | None] = {}
+
+    def _dearest(self, entry: ModelEntry) -> Prices | None:
+        """`dearest`, worked out once per model (the price table is fixed for the process's life)."""
+        if entry.slug not in self._worst_prices:
+            self._worst_prices[entry.slug] = dearest(self.prices, entry)
+        return self._worst_prices[entry.slug]
 
     async def admit(
         self,
@@ -108,11 +119,12 @@ class Gate:
             request.params.max_tokens or entry.default_max_tokens or max(entry.context_window - prompt, 0)
         )
         tokens = prompt + completion
-        prices = dearest(self.prices, entry) if limits.budget_usd is not None else None
+        prices = self._dearest(entry) if limits.budget_usd is not None else None
         worst = prices.cost(prompt, completion) if prices is not None else 0.0
-        ask = Ask(
-            identity.key_id, limits, tokens, worst, uuid.uuid4().hex, self.lease_ttl, entry.slug, entry.limits
-        )
+        # A lease id only where a concurrency limit will hold one: "" frees nothing when settled.
+        concurrency = limits.max_concurrency is not None or entry.limits.max_concurrency is not None
+        lease = _new_lease() if concurrency else ""
+        ask = Ask(identity.key_id, limits, tokens, worst, lease, self.lease_ttl, entry.slug, entry.limits)
         try:
             verdict = await self.limiter.admit(ask)
         except StoreUnavailable as exc:

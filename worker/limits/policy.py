@@ -43,7 +43,13 @@ Refusal = Literal["requests", "tokens", "concurrency", "budget"]
 
 
 def has_limits(limits: Limits) -> bool:
-    return any(v is not None for v in (limits.rpm, limits.tpm, limits.max_concurrency, limits.budget_usd))
+    # Spelt out rather than `any(...)` over a generator: asked several times per limited request.
+    return (
+        limits.rpm is not None
+        or limits.tpm is not None
+        or limits.max_concurrency is not None
+        or limits.budget_usd is not None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,7 @@ class Ask:
     worst_cost: float
     """US dollars the request can cost at most (its reserved tokens at the target's prices)."""
     lease: str
-    """A unique id for this request's concurrency lease."""
+    """A unique id for this request's concurrency lease ("" when no concurrency limit holds one)."""
     lease_ttl: float
     model: str = ""
     """The model's slug, when the model has limits of its own (shared by every key)."""
@@ -84,7 +90,8 @@ class Verdict:
     remaining_tokens: int | None = None
     reset_tokens: float = 0.0
     period: str = ""
-    """The budget period the reservation was booked in (reconciled in the same one)."""
+    """The budget period the reservation was booked in (reconciled in the same one); "" without a
+    budget."""
     by: int = 0
     """Which set of limits refused: 0 the key's, 1 the model's (`Ask.held`)."""
 
@@ -164,7 +171,8 @@ def _plan(state: KeyState, limits: Limits, ask: Ask, now: float) -> _Plan | Verd
     """What admitting would book in one state, or the refusal (nothing changed but expired leases)."""
     leases = {lease: until for lease, until in state.leases.items() if until > now}
     state.leases = leases
-    period = budget_period(limits.budget_period, now)
+    # The period only matters to a budget (and naming it formats a date): "" without one.
+    period = budget_period(limits.budget_period, now) if limits.budget_usd is not None else ""
     spent = state.spent if state.period == period else 0.0
     if limits.max_concurrency is not None and len(leases) >= limits.max_concurrency:
         return Verdict(False, "concurrency", max(min(leases.values(), default=now) - now, 1.0))
