@@ -99,3 +99,30 @@ def test_without_the_packages_the_stand_in_counts() -> None:
     assert figures["exact"] is False
     assert figures["count"] == stand_in.count_tokens("Hello, world!") == 4
     assert figures["prompt"] == figures["rendered"]
+
+
+def test_every_added_token_starts_with_the_character_count_looks_for() -> None:
+    """`count` skips the search for added tokens in a text without `<`."""
+    assert all(token.startswith("<") for token in tokenizer.SPECIAL_TOKENS)
+
+
+def test_count_agrees_with_the_ids_with_and_without_added_tokens() -> None:
+    rng = random.Random(5)
+    alphabet = [
+        "a",
+        "The",
+        " ",
+        "\n",
+        "é",
+        "e\u0301",
+        "你",
+        "😀",
+        "<think>",
+        "</think>",
+        "<",
+        "<|im_end|>",
+        "1",
+    ]
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert count(text) == len(encode(text)), text

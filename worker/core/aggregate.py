@@ -38,6 +38,10 @@ class Completion:
     usage: Usage | None
     finish_reason: FinishReason
 
+    def with_usage(self, usage: Usage | None) -> Completion:
+        """This completion with another usage (priced): the constructor, cheaper than `replace`."""
+        return Completion(self.text, self.reasoning, self.tool_calls, usage, self.finish_reason)
+
 
 class Aggregator:
     """Collects events one at a time; `result()` gives the completion so far."""

@@ -15,7 +15,7 @@ as a dialect plugged into `DialectEndpoint`; `routes` puts them on their paths.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from worker.config.models import ModelEntry
@@ -119,7 +119,10 @@ def priced(state: AppState, record: RequestRecord, usage: Usage) -> Usage:
     prices = state.prices.get(record.target) or state.prices.get(record.model)
     if prices is None or prices.free:
         return usage
-    return replace(usage, cost=prices.cost(usage.prompt_tokens, usage.completion_tokens))
+    # The constructor, not `dataclasses.replace` (which inspects the fields on every call): every
+    # priced answer passes here.
+    cost = prices.cost(usage.prompt_tokens, usage.completion_tokens)
+    return Usage(usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens, usage.estimated, cost)
 
 
 class DialectEndpoint:
@@ -202,7 +205,7 @@ class DialectEndpoint:
             completion = await aggregate(events)
             if record is not None:
                 if completion.usage is not None:
-                    completion = replace(completion, usage=priced(state, record, completion.usage))
+                    completion = completion.with_usage(priced(state, record, completion.usage))
                 record.usage = completion.usage
                 record.finish_reason = completion.finish_reason
             if call.settle is not None:

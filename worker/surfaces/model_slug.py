@@ -8,7 +8,7 @@ The answer shape is the deployment's `RESPONSE_SHAPE` unless the request asks fo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 import orjson
 
@@ -37,28 +37,31 @@ REASONING_MODES: tuple[ReasoningMode, ...] = get_args(ReasoningMode)
 SHAPES: tuple[ResponseShape, ...] = get_args(ResponseShape)
 
 
+def _asked(scope: Scope, param: str, header_name: bytes, allowed: tuple[str, ...], what: str) -> str | None:
+    """`?param=` if given, else the header; a value that is not `allowed` is refused wherever it was
+    given (both are looked at, so a bad header is refused beside a good query value too). No list or
+    generator per call: every request on this route asks twice."""
+    query = query_params(scope, QUERY_PARAMS).get(param) if scope.get("query_string") else None
+    given = header(scope, header_name)
+    for value in (query, given):
+        if value is not None and value not in allowed:
+            raise BadRequest(f"Unknown {what} '{value[:40]}'; use {spoken(allowed)}")
+    return query if query is not None else given
+
+
 def choose_reasoning(scope: Scope) -> ReasoningMode | None:
     """The request's own reasoning mode (`?reasoning=` wins over `X-Reasoning-Mode`), or None: the
     deployment default. A value that is no mode is refused wherever it was given."""
-    asked = [query_params(scope, QUERY_PARAMS).get("reasoning"), header(scope, b"x-reasoning-mode")]
-    for value in asked:
-        if value is not None and value not in REASONING_MODES:
-            raise BadRequest(f"Unknown reasoning mode '{value[:40]}'; use {spoken(REASONING_MODES)}")
-    chosen = next((value for value in asked if value is not None), None)
-    return next((mode for mode in REASONING_MODES if mode == chosen), None)
+    return cast(
+        "ReasoningMode | None",
+        _asked(scope, "reasoning", b"x-reasoning-mode", REASONING_MODES, "reasoning mode"),
+    )
 
 
 def choose_shape(scope: Scope, default: ResponseShape) -> ResponseShape:
     """`?shape=` wins over `X-Response-Shape`, which wins over the deployment default; a value that is
     neither shape is refused wherever it was given."""
-    asked = [
-        query_params(scope, QUERY_PARAMS).get("shape"),
-        header(scope, b"x-response-shape"),
-    ]
-    for value in asked:
-        if value is not None and value not in SHAPES:
-            raise BadRequest(f"Unknown response shape '{value[:40]}'; use {spoken(SHAPES)}")
-    chosen = next((value for value in asked if value is not None), default)
+    chosen = _asked(scope, "shape", b"x-response-shape", SHAPES, "response shape") or default
     return "choices" if chosen == "choices" else "workers"
 
 
