@@ -115,6 +115,7 @@ class SSEResponder:
         finally:
             self._writing = False
             self._last = time.monotonic()
+        self._flushing = None  # written: the next burst may be offered (a failure stays for the producer)
 
     async def settle(self) -> None:
         """Wait for a flush in flight (its failure is raised here), then send what is still pending."""
