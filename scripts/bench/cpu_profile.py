@@ -169,7 +169,8 @@ async def measure(name: str, app: App, request: Request, args: argparse.Namespac
         print(f"{name}: {statistics.median(FIRST_BODY) * 1e3:.3f} ms to the first body byte (median, c=1)")
         events = EVENTS.get(args.kind)
         if events:
-            print(f"{name}: {statistics.median(rounds) * 1e6 / events:.2f} µs CPU per event ({events} events)")
+            per_event = statistics.median(rounds) * 1e6 / events
+            print(f"{name}: {per_event:.2f} µs CPU per event ({events} events)")
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
