@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -215,7 +215,7 @@ class FailingAfter(Recorder):
 async def test_a_failed_burst_write_ends_the_stream_as_a_failed_write_did() -> None:
     send = FailingAfter(2)  # the start and the first event; the burst after them fails
 
-    async def slow() -> AsyncIterator[Event]:
+    async def slow() -> AsyncGenerator[Event, None]:
         yield TextDelta("a")
         yield TextDelta("b")
         await asyncio.sleep(0.01)  # the burst is flushed (and fails) while the producer waits
