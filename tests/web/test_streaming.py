@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -215,13 +215,18 @@ class FailingAfter(Recorder):
 async def test_a_failed_burst_write_ends_the_stream_as_a_failed_write_did() -> None:
     send = FailingAfter(2)  # the start and the first event; the burst after them fails
 
-    async def slow() -> AsyncGenerator[Event, None]:
-        yield TextDelta("a")
-        yield TextDelta("b")
-        await asyncio.sleep(0.01)  # the burst is flushed (and fails) while the producer waits
-        yield TextDelta("c")
-        await asyncio.sleep(10)  # never reached: the failure ends the stream at the write of "c"
-        yield TextDelta("d")
+    closed: list[bool] = []
+
+    async def slow() -> AsyncIterator[Event]:
+        try:
+            yield TextDelta("a")
+            yield TextDelta("b")
+            await asyncio.sleep(0.01)  # the burst is flushed (and fails) while the producer waits
+            yield TextDelta("c")
+            await asyncio.sleep(10)  # never reached: the failure ends the stream at the write of "c"
+            yield TextDelta("d")
+        finally:
+            closed.append(True)
 
     source = slow()
     with pytest.raises(ClientClosed):
@@ -235,4 +240,4 @@ async def test_a_failed_burst_write_ends_the_stream_as_a_failed_write_did() -> N
             "rid",
         )
     assert len(send.messages) == 2
-    assert source.ag_frame is None  # the upstream iterator was closed
+    assert closed == [True]  # the upstream iterator was closed
