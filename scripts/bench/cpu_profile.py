@@ -11,6 +11,7 @@ by about the same factor, so read its figures as shares).
     .venv/bin/python scripts/bench/cpu_profile.py [--requests 3000] [--concurrency 32] [--profile N]
     .venv/bin/python scripts/bench/cpu_profile.py --env METRICS=0 --env STATE_URL=off   # features off
     .venv/bin/python scripts/bench/cpu_profile.py --stages   # what async generator stages cost an answer
+    .venv/bin/python scripts/bench/cpu_profile.py --kind sse512 --concurrency 8   # streams: CPU per event
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from load import Request
 from procs import Server, free_port, start
 from targets import GATEWAY_KEY, _gateway_models, gateway_slug_request, thin_request
 
+EVENTS = {"sse64": 64, "sse512": 512}  # content events per stream of each kind
+
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
@@ -62,10 +65,14 @@ def scope_of(request: Request) -> dict[str, Any]:
     }
 
 
+FIRST_BODY: list[float] = []  # seconds from the call to the first body byte, per request (`--ttfe`)
+
+
 async def one(app: App, request: Request) -> int:
     status = 0
     sent = False
     done = asyncio.Event()
+    called = time.perf_counter()
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
@@ -76,10 +83,14 @@ async def one(app: App, request: Request) -> int:
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
-        nonlocal status
+        nonlocal status, called
         if message["type"] == "http.response.start":
             status = message["status"]
-        elif not message.get("more_body"):
+            return
+        if message.get("body") and called:
+            FIRST_BODY.append(time.perf_counter() - called)
+            called = 0.0
+        if not message.get("more_body"):
             done.set()
 
     await app(scope_of(request), receive, send)
@@ -153,6 +164,13 @@ async def measure(name: str, app: App, request: Request, args: argparse.Namespac
             + ", ".join(f"{r * 1e6:.0f}" for r in rounds)
             + ")"
         )
+        FIRST_BODY.clear()
+        await drive(app, request, 100, 1)  # one at a time: the time to the first body byte alone
+        print(f"{name}: {statistics.median(FIRST_BODY) * 1e3:.3f} ms to the first body byte (median, c=1)")
+        events = EVENTS.get(args.kind)
+        if events:
+            per_event = statistics.median(rounds) * 1e6 / events
+            print(f"{name}: {per_event:.2f} µs CPU per event ({events} events)")
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
@@ -242,6 +260,7 @@ def main() -> int:
     parser.add_argument("--filter", action="append", default=[], help="only functions whose file matches")
     parser.add_argument("--env", action="append", default=[], help="a gateway setting, NAME=VALUE")
     parser.add_argument("--only", choices=("thin", "gateway"), default=None)
+    parser.add_argument("--kind", choices=("json", "sse64", "sse512"), default="json", help="answer kind")
     parser.add_argument("--stages", action="store_true", help="only the cost of async generator stages")
     args = parser.parse_args()
     if args.stages:
@@ -263,10 +282,10 @@ def main() -> int:
     )
     try:
         if args.only != "gateway":
-            run(measure("thin reference", thin_app(up), thin_request("json", up), args))
+            run(measure("thin reference", thin_app(up), thin_request(args.kind, up), args))
         if args.only != "thin":
             gateway = gateway_app(workdir, up, extra)
-            run(measure("qwq-gateway /qwq-32b", gateway, gateway_slug_request("json", up), args))
+            run(measure("qwq-gateway /qwq-32b", gateway, gateway_slug_request(args.kind, up), args))
     finally:
         nginx.stop()
     return 0

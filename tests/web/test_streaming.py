@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+import pytest
 
-from worker.core.errors import UpstreamError
+from worker.core.errors import ClientClosed, UpstreamError
 from worker.core.ir import Event, Finish, TextDelta, Usage, UsageEvent
 from worker.dialects.workers_stream import WorkersStreamEncoder, error_event
 from worker.surfaces.model_slug import render_workers_error
@@ -180,3 +181,63 @@ async def test_a_keepalive_never_interleaves_with_an_event_write() -> None:
     assert status == 200 and send.complete and not send.overlapped
     assert b": keep-alive\n\n" in send.body
     assert [b'"a"' in send.body, b'"b"' in send.body, b'"c"' in send.body] == [True, True, True]
+
+
+def bodies(send: Recorder) -> list[bytes]:
+    return [m["body"] for m in send.messages[1:]]
+
+
+async def test_the_events_of_one_burst_leave_in_one_body_message() -> None:
+    # The first event at once (time to first event), then everything produced without a wait in between
+    # as one message; a pause (an upstream read) ends a burst.
+    status, send = await run(
+        events(TextDelta("a"), TextDelta("b"), TextDelta("c"), 0.01, TextDelta("d"), TextDelta("e"), USAGE)
+    )
+    assert status == 200 and send.complete
+    event = WorkersStreamEncoder().encode
+    a, b, c, d, e = (event(TextDelta(x)) for x in "abcde")
+    assert bodies(send) == [a, b + c, d + e + event(USAGE), b""]
+
+
+class FailingAfter(Recorder):
+    """A client that leaves after `count` messages: the next send fails, as a closed socket's does."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if len(self.messages) >= self.count:
+            raise ClientClosed()
+        await super().__call__(message)
+
+
+async def test_a_failed_burst_write_ends_the_stream_as_a_failed_write_did() -> None:
+    send = FailingAfter(2)  # the start and the first event; the burst after them fails
+
+    closed: list[bool] = []
+
+    async def slow() -> AsyncIterator[Event]:
+        try:
+            yield TextDelta("a")
+            yield TextDelta("b")
+            await asyncio.sleep(0.01)  # the burst is flushed (and fails) while the producer waits
+            yield TextDelta("c")
+            await asyncio.sleep(10)  # never reached: the failure ends the stream at the write of "c"
+            yield TextDelta("d")
+        finally:
+            closed.append(True)
+
+    source = slow()
+    with pytest.raises(ClientClosed):
+        await respond_stream(
+            send,  # type: ignore[arg-type]
+            source,
+            WorkersStreamEncoder().encode,
+            render_workers_error,
+            error_event,
+            0.0,
+            "rid",
+        )
+    assert len(send.messages) == 2
+    assert closed == [True]  # the upstream iterator was closed

@@ -91,7 +91,7 @@ async def split_reasoning(
     undecided = json_answer
     try:
         async for event in events:
-            if undecided and isinstance(event, TextDelta):
+            if undecided and type(event) is TextDelta:
                 held += event.text
                 first = held.lstrip()[:1]
                 if not first and len(held) <= MAX_HELD_SPACE:
@@ -100,26 +100,24 @@ async def split_reasoning(
                 if first and first in "{[":
                     state = "answer"
                 event, held = TextDelta(held), ""
-            if isinstance(event, ReasoningDelta):
-                from_field = True
-                undecided = False
-                if event.text:
-                    reasoning_parts.add(event.text)
-                    last_char = event.text[-1]
-                    yield TextDelta(event.text) if inline else event
-                continue
-            if isinstance(event, TextDelta) and state == "reasoning" and from_field:
-                # the field's reasoning is over: stand in the separators an inline upstream would have written
-                state = "answer"
-                if last_char and not last_char.isspace():
-                    yield as_reasoning("\n")
-                yield close_mark
-                if event.text and not event.text[0].isspace():
-                    yield TextDelta("\n\n")
-                if event.text or not inline:
-                    yield event
-                continue
-            if isinstance(event, TextDelta) and state == "reasoning":
+            if (
+                type(event) is TextDelta
+            ):  # nearly every event: its branches first, `type() is` over isinstance
+                if state == "answer":
+                    if event.text or not inline:  # (inline: an empty chunk says nothing, as the presenter)
+                        yield event
+                    continue
+                if from_field:
+                    # the field's reasoning is over: stand in the separators an inline upstream would write
+                    state = "answer"
+                    if last_char and not last_char.isspace():
+                        yield as_reasoning("\n")
+                    yield close_mark
+                    if event.text and not event.text[0].isspace():
+                        yield TextDelta("\n\n")
+                    if event.text or not inline:
+                        yield event
+                    continue
                 text = held + event.text
                 at = text.find(THINK_CLOSE)
                 if at < 0:
@@ -144,19 +142,27 @@ async def split_reasoning(
                 if rest:
                     yield TextDelta(rest)
                 continue
-            if isinstance(event, ToolCallDelta | Finish) and state == "reasoning":
+            if type(event) is ReasoningDelta:
+                from_field = True
+                undecided = False
+                if event.text:
+                    reasoning_parts.add(event.text)
+                    last_char = event.text[-1]
+                    yield TextDelta(event.text) if inline else event
+                continue
+            if (type(event) is ToolCallDelta or type(event) is Finish) and state == "reasoning":
                 if held:
                     yield as_reasoning(held)
                     held = ""
-                if from_field and (isinstance(event, ToolCallDelta) or event.reason != "length"):
+                if from_field and (
+                    type(event) is ToolCallDelta or (type(event) is Finish and event.reason != "length")
+                ):
                     state = "answer"
                     if last_char and not last_char.isspace():
                         yield as_reasoning("\n")
                     yield close_mark
-            if isinstance(event, UsageEvent):
+            if type(event) is UsageEvent:
                 event = _closed_usage(event, reasoning_parts)
-            elif inline and isinstance(event, TextDelta) and not event.text:
-                continue  # as the inline presenter: an empty chunk says nothing
             yield event
         if held:
             yield as_reasoning(held)

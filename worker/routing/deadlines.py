@@ -80,7 +80,7 @@ class RequestDeadline:
 
 
 class WaitDeadline:
-    __slots__ = ("_armed", "_handle", "_horizon", "_loop", "_started", "_task", "fired", "timeout")
+    __slots__ = ("_handle", "_horizon", "_loop", "_started", "_task", "armed", "fired", "timeout")
 
     def __init__(self, horizon: float | None = None) -> None:
         """`horizon`: the shortest timeout this deadline will be armed with. The timer is never set
@@ -92,7 +92,7 @@ class WaitDeadline:
         assert task is not None, "a deadline belongs to a task"
         self._task = task
         self._handle: asyncio.TimerHandle | None = None
-        self._armed = False
+        self.armed = False
         self._started = 0.0
         self.timeout: float | None = None
         self.fired = False
@@ -103,10 +103,10 @@ class WaitDeadline:
             # Re-armed with the same timeout (every event after the first): the pending timer was set
             # for an earlier start, so it fires no later than the new deadline; noting the time is all.
             self._started = self._loop.time()
-            self._armed = True
+            self.armed = True
             return
         self.timeout = timeout
-        self._armed = timeout is not None
+        self.armed = timeout is not None
         if timeout is None:
             return
         self._started = self._loop.time()
@@ -122,11 +122,12 @@ class WaitDeadline:
             self._handle = self._loop.call_at(wake, self._fire)
 
     def disarm(self) -> None:
-        self._armed = False
+        """Not waiting now. Per-event loops may set `armed = False` themselves: the same, a call less."""
+        self.armed = False
 
     def _fire(self) -> None:
         self._handle = None
-        if not self._armed or self.timeout is None:
+        if not self.armed or self.timeout is None:
             return  # not waiting now; `arm` starts a new timer
         due = self._started + self.timeout
         if self._loop.time() < due:  # re-armed since this timer was set: sleep until the new deadline

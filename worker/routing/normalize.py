@@ -13,7 +13,17 @@ from collections.abc import AsyncIterator
 
 from worker.core.closing import close
 from worker.core.errors import UpstreamTimeout
-from worker.core.ir import ChatRequest, Finish, FinishReason, ToolCallDelta, UpstreamEvent, Usage, UsageEvent
+from worker.core.ir import (
+    ChatRequest,
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    UpstreamEvent,
+    Usage,
+    UsageEvent,
+)
 from worker.core.tokens import TokenTally, estimate_counted
 from worker.routing.deadlines import WaitDeadline
 
@@ -27,17 +37,22 @@ async def normalize(
     finish: FinishReason | None = None
     usage: Usage | None = None
     produced = TokenTally()  # the answer's tokens, counted as it passes: memory does not grow with it
+    add = produced.add
     saw_tool_call = False
     timeout = first_timeout
     waiting_for_first = True
     iterator = aiter(events)
+    next_event = iterator.__anext__
     # One timer for the whole stream, not one per event (worker/routing/deadlines.py).
     deadline = WaitDeadline(horizon=idle_timeout)
+    arm = deadline.arm
     try:
         while True:
-            deadline.arm(timeout)
+            # Per event: bound methods fetched once, `type() is` rather than `isinstance` chains, text
+            # and reasoning (nearly every event) tested first; the loop is on every streamed event.
+            arm(timeout)
             try:
-                event = await anext(iterator)
+                event = await next_event()
             except StopAsyncIteration:
                 break
             except asyncio.CancelledError as exc:
@@ -46,18 +61,20 @@ async def normalize(
                 which = "before its first event" if waiting_for_first else "between two events"
                 raise UpstreamTimeout(f"The upstream sent nothing for {timeout:g} s {which}") from exc
             finally:
-                deadline.disarm()
+                deadline.armed = False  # handing the event on is not waiting for the upstream
             timeout, waiting_for_first = idle_timeout, False
-            if isinstance(event, Finish):
+            if type(event) is TextDelta or type(event) is ReasoningDelta:
+                add(event.text)
+                yield event
+            elif type(event) is Finish:
                 finish = event.reason
-            elif isinstance(event, UsageEvent):
+            elif type(event) is UsageEvent:
                 usage = event.usage
-            else:
-                if isinstance(event, ToolCallDelta):
-                    saw_tool_call = True
-                    produced.add(event.arguments)
-                else:
-                    produced.add(event.text)
+            elif type(event) is ToolCallDelta:
+                saw_tool_call = True
+                add(event.arguments)
+                yield event
+            else:  # (none: an adapter yields only the five kinds above)
                 yield event
     finally:
         deadline.close()

@@ -13,6 +13,13 @@
 - Backpressure: every event is awaited through `send`, which waits while the socket's buffer is full,
   so a slow reader slows the upstream read instead of growing a buffer here.
 
+Events produced without the producer waiting in between (the events of one upstream read) are joined
+into one body message: `offer` appends an encoded event to a list, without a coroutine, and one flush
+per burst is scheduled with `call_soon`, so it runs as soon as the producer waits for the upstream.
+The first write, keep-alives, errors and the last write go through `write`, which first sends what is
+pending, so order never changes; a producer that finds a flush still in flight writes through `write`,
+which waits for it (backpressure kept, and a failed flush fails the producer).
+
 Keep-alives cost nothing while events flow: one loop timer per stream (not a task) looks at the time
 of the last write when it fires, and only a stream that really was silent gets a task to send the
 comment. An event write waits for such a task, so a comment and an event never interleave; no lock is
@@ -55,10 +62,12 @@ class SSEResponder:
 
     __slots__ = (
         "_extra_headers",
+        "_flushing",
         "_handle",
         "_interval",
         "_keepalive",
         "_last",
+        "_pending",
         "_send",
         "_writing",
         "started",
@@ -75,10 +84,61 @@ class SSEResponder:
         self._interval = interval
         self._handle: asyncio.TimerHandle | None = None
         self._last = time.monotonic()
+        self._pending: list[bytes] = []  # events offered since the last flush
+        self._flushing: asyncio.Task[None] | None = None
         if interval > 0:
             self._handle = asyncio.get_running_loop().call_later(interval, self._due)
 
+    def offer(self, chunk: bytes) -> bool:
+        """Queue `chunk` for the next flush if it can go that way (started, no comment or flush in
+        flight); False: the caller must `await write(chunk)` instead."""
+        if not self.started or self._keepalive is not None or self._flushing is not None:
+            return False
+        pending = self._pending
+        if not pending:
+            asyncio.get_running_loop().call_soon(self._flush_soon)
+        pending.append(chunk)
+        return True
+
+    def _flush_soon(self) -> None:
+        if self._pending and self._flushing is None:
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        body = pending[0] if len(pending) == 1 else b"".join(pending)
+        self._writing = True
+        try:
+            await self._send({"type": "http.response.body", "body": body, "more_body": True})
+        finally:
+            self._writing = False
+            self._last = time.monotonic()
+        self._flushing = None  # written: the next burst may be offered (a failure stays for the producer)
+
+    async def settle(self) -> None:
+        """Wait for a flush in flight (its failure is raised here), then send what is still pending."""
+        flushing = self._flushing
+        if flushing is not None:
+            self._flushing = None
+            await flushing
+        if self._pending:
+            await self._flush()
+
+    def discard(self) -> None:
+        """The stream is over: a flush still in flight can no longer matter (nor its failure)."""
+        flushing, self._flushing = self._flushing, None
+        self._pending = []
+        if flushing is None:
+            return
+        if not flushing.done():
+            flushing.cancel()
+        elif not flushing.cancelled():
+            flushing.exception()  # retrieved, so asyncio does not log it as never retrieved
+
     async def write(self, chunk: bytes, *, more: bool = True) -> None:
+        await self.settle()
         while self._keepalive is not None:  # a comment is being sent: never interleave with it
             await asyncio.wait({self._keepalive})
         self._writing = True
@@ -106,7 +166,7 @@ class SSEResponder:
             return
         silent_since = self._last
         now = time.monotonic()
-        if self._writing or now - silent_since < self._interval:
+        if self._writing or self._pending or now - silent_since < self._interval:
             wait = self._interval if self._writing else silent_since + self._interval - now
             self._handle = asyncio.get_running_loop().call_later(wait, self._due)
             return
@@ -156,10 +216,12 @@ async def respond_stream(
     responder = SSEResponder(send, extra_headers, keepalive_interval)
     hooks.open_stream()
     try:
+        offer = responder.offer
         async for event in events:
             chunk = encode(event)
-            if chunk:
+            if chunk and not offer(chunk):
                 await responder.write(chunk)
+        await responder.settle()  # the last burst, before the keep-alive timer stops
     except ClientClosed:
         raise
     except (Exception, asyncio.CancelledError) as exc:  # an upstream failure, a bug, or the shutdown
@@ -183,6 +245,7 @@ async def respond_stream(
     finally:
         hooks.close_stream()
         await responder.stop()
+        responder.discard()
         await close(events)
     await responder.write(b"", more=False)
     return 200

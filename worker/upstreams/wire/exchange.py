@@ -178,10 +178,10 @@ class HttpUpstream:
                             answer.finish_in_background()
                             return
                         events = decode(stream_object(sse))
-                        if events:
-                            answered = answered or answers(events)
-                            for event in events:
-                                yield event
+                        if not answered:  # (looked at until the first answer, not on every event)
+                            answered = answers(events)
+                        for event in events:
+                            yield event
                 for sse in decoder.close():
                     if sse.data == "[DONE]":
                         if not answered:
