@@ -77,6 +77,30 @@ def test_max_concurrency_is_never_exceeded_at_the_upstream_across_two_processes(
                 stop(process)
 
 
+def test_a_client_that_waits_for_each_answer_is_never_refused_by_its_own_earlier_request(
+    state_url: str,
+) -> None:
+    """Under `max_concurrency` 1, the next request sent the moment an answer ends finds the slot free:
+    the earlier request's lease is freed no later than the round trip that admits the next one."""
+    upstream = LimitsUpstream()
+    with serving(upstream) as server:
+        process, url = gateway(state_url, UPSTREAM_URL=f"{server.url}/v1")
+        try:
+            one = {"name": "one", "max_concurrency": 1}
+            made = httpx.post(f"{url}/admin/v1/keys", json=one, headers=AUTH)
+            headers = {"Authorization": f"Bearer {made.json()['key']}"}
+            chat = {"model": "qwq-32b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
+            with httpx.Client(timeout=30) as client:
+                statuses = [
+                    client.post(f"{url}/v1/chat/completions", json=chat, headers=headers).status_code
+                    for _ in range(30)
+                ]
+        finally:
+            stop(process)
+    assert statuses == [200] * 30
+    assert upstream.most == 1
+
+
 def test_a_models_max_concurrency_holds_for_every_key_across_two_processes(tmp_path: Path) -> None:
     """The model table's own limit guards the upstream: the static key has no limits of its own."""
     state_url = f"sqlite:///{tmp_path / 'state.db'}"

@@ -1,18 +1,24 @@
-"""The limiter protocol: one round trip to admit a request, one per batch to settle finished ones."""
+"""The limiter protocol: admissions and settlements, batched together into store round trips
+(`worker.limits.batching`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Protocol
 
 from worker.limits.policy import Ask, Settle, Verdict
 
 
 class Limiter(Protocol):
-    """Where limit state lives; `admit` and `settle` may raise `worker.store.StoreUnavailable`."""
+    """Where limit state lives; `admit` may raise `worker.store.StoreUnavailable`."""
 
     async def admit(self, ask: Ask) -> Verdict: ...
 
-    async def settle(self, batch: Sequence[Settle]) -> None: ...
+    def settle_soon(self, settles: Iterable[Settle]) -> None:
+        """Queue finished requests' settlements for the next round trip (never waits)."""
 
-    async def aclose(self) -> None: ...
+    async def settle(self, settles: Iterable[Settle]) -> None:
+        """Queue settlements and wait until they have been written (or logged as lost)."""
+
+    async def aclose(self) -> None:
+        """Write what is queued, then let go of the store."""

@@ -6,8 +6,9 @@ decided and booked in that one call. A key without limits, on a model without li
 The reservation is the prompt's tokens plus `max_tokens` (or, when the request names none, the rest of
 the context window: the worst case) and that many tokens at the model's highest price. When the
 answer has ended, the request record reaches `Gate` as a sink: it queues a `Settle` (free the lease,
-correct the tokens and cost by what the answer really used) and a timer writes the queue in one batch,
-so the way out adds no round trip of its own.
+correct the tokens and cost by what the answer really used) for the limiter's next round trip, which
+applies it before any admission that comes after it (`batching.Batched`): the way out adds no wait, and
+a client that sends its next request as soon as its answer ends finds its lease already free.
 
 When the store cannot be reached, `LIMITS_ON_STORE_ERROR` decides: `closed` (the default) refuses the
 request with a 503, because a limit or budget that silently stops holding is what a limit exists to
@@ -16,8 +17,6 @@ prevent; `open` lets it through unlimited and logs once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -37,8 +36,6 @@ from worker.observe import hooks
 from worker.store.base import StoreUnavailable
 
 log = logging.getLogger("worker.limits")
-SETTLE_DELAY = 0.05
-"""Seconds finished requests wait to be settled together (a batch per delay, not a write per request)."""
 
 
 class LimitsUnavailable(GatewayError):
@@ -90,9 +87,6 @@ class Gate:
         self.prices = prices
         self.lease_ttl = lease_ttl
         self.fail_open = fail_open
-        self._pending: list[Settle] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
         self._down = False
         self._worst_prices: dict[str, Prices | None] = {}
 
@@ -177,36 +171,20 @@ class Gate:
         else:
             used, cost = ticket.tokens, ticket.worst_cost  # no usage known: keep the worst case
         delta = used - ticket.tokens
-        for index, (name, tpm) in enumerate(ticket.held):
-            # Money is the key's alone (the first set); a model has no budget.
-            period = ticket.period if index == 0 else ""
-            self._pending.append(Settle(name, ticket.lease, delta, tpm, cost - ticket.worst_cost, period))
-        if self._timer is None:
-            with contextlib.suppress(RuntimeError):  # no running loop: settled by `close`
-                self._timer = asyncio.get_running_loop().call_later(SETTLE_DELAY, self._flush_soon)
-
-    def _flush_soon(self) -> None:
-        self._timer = None
-        task = asyncio.ensure_future(self.flush())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
-
-    async def flush(self) -> None:
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
-            await self.limiter.settle(batch)
-        except StoreUnavailable as exc:
-            # Leases still expire by their time-to-live; the reservations stay booked (the safe side).
-            log.warning("could not settle %d finished requests: %s", len(batch), exc)
+        # Money is the key's alone (the first set); a model has no budget.
+        self.limiter.settle_soon(
+            [
+                Settle(
+                    name,
+                    ticket.lease,
+                    delta,
+                    tpm,
+                    cost - ticket.worst_cost,
+                    ticket.period if index == 0 else "",
+                )
+                for index, (name, tpm) in enumerate(ticket.held)
+            ]
+        )
 
     async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        for task in list(self._flushing):
-            with contextlib.suppress(Exception):
-                await task
-        await self.flush()
-        await self.limiter.aclose()
+        await self.limiter.aclose()  # writes the settlements still queued first

@@ -6,12 +6,13 @@ them back. Every process of the machine serialises on that lock, so no two of th
 last slot. The work runs on a thread of the limiter's own (its own connection), so the event loop never
 waits on the disk and usage writes never queue behind it.
 
-Admissions that arrive while a transaction is running wait for the next one, and that one decides all
-of them in turn (a group commit: `batching.Batched`): each sees the states the ones before
-it wrote, so the result is the same as one transaction each, and under load the file sees one commit
-per batch instead of one per request. The limiter's connection never checkpoints the write-ahead log
-itself (`wal_autocheckpoint = 0`): the store's own connection does that when it writes usage, off the
-request path, so no admission waits for a checkpoint's flush to disk.
+Admissions and settlements that arrive while a transaction is running wait for the next one, and that
+one applies the settlements and then decides the admissions in turn (a group commit:
+`batching.Batched`): each sees the states the ones before it wrote, so the result is the same as one
+transaction each, and under load the file sees one commit per batch instead of one per request.
+The limiter's connection never checkpoints the write-ahead log itself (`wal_autocheckpoint = 0`): the
+store's own connection does that when it writes usage, off the request path, so no admission waits
+for a checkpoint's flush to disk.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -83,9 +84,20 @@ class SQLiteLimiter:
     async def admit(self, ask: Ask) -> Verdict:
         return await self._batched.admit(ask)
 
-    async def _decide(self, asks: Sequence[Ask]) -> list[Verdict]:
+    def settle_soon(self, settles: Iterable[Settle]) -> None:
+        self._batched.settle_soon(settles)
+
+    async def settle(self, settles: Iterable[Settle]) -> None:
+        await self._batched.settle(settles)
+
+    async def _decide(self, asks: Sequence[Ask], settles: Sequence[Settle]) -> list[Verdict]:
         def work(db: sqlite3.Connection) -> list[Verdict]:
             states: dict[str, KeyState] = {}
+            for settle in settles:  # first: a lease freed here is free for the admissions below
+                state = states.get(settle.key_id)
+                if state is None:
+                    state = states[settle.key_id] = _read(db, settle.key_id)
+                reconcile(state, settle)
             verdicts = [_decide(db, ask, states) for ask in asks]
             for name, state in states.items():
                 _write(db, name, state)
@@ -93,18 +105,7 @@ class SQLiteLimiter:
 
         return await self._run(work)
 
-    async def settle(self, batch: Sequence[Settle]) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            states: dict[str, KeyState] = {}
-            for settle in batch:
-                state = states.get(settle.key_id) or _read(db, settle.key_id)
-                states[settle.key_id] = state
-                reconcile(state, settle)
-            for key_id, state in states.items():
-                _write(db, key_id, state)
-
-        await self._run(work)
-
     async def aclose(self) -> None:
+        await self._batched.flush()
         await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)
         self._thread.shutdown(wait=True)
