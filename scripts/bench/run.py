@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,8 +29,11 @@ from load import Request, hold_streams, time_to_first_event, wrk
 from procs import Server, free_port, start
 from report import print_tables
 from targets import BENCH, ROOT, Contender, contenders, direct_request
+from verdicts import PAIRED
 
 EVENTS = {"sse64": 64, "sse512": 512}
+PAIRED_SAMPLES = 3
+"""More c=32 cells of each of two paired rows, taken turn about (`run_pair`)."""
 
 
 def probe(port: int, request: Request) -> tuple[int, bytes]:
@@ -132,11 +136,12 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_contender(contender: Contender, up: int, workdir: Path, scale: float) -> dict[str, Any]:
+def start_contender(contender: Contender, up: int, workdir: Path) -> Server | dict[str, Any]:
+    """The contender's server, started; or its row, saying why it could not start."""
     port = free_port()
     log = workdir / f"{contender.name.split()[0].lower()}-{port}.log"
     try:
-        server = start(
+        return start(
             contender.name,
             contender.argv(port, up, workdir),
             contender.cores,
@@ -147,12 +152,65 @@ def run_contender(contender: Contender, up: int, workdir: Path, scale: float) ->
         )
     except (RuntimeError, OSError) as exc:
         return {"name": contender.name, "error": f"could not start: {str(exc)[:300]}"}
+
+
+def measure_started(contender: Contender, server: Server, up: int, scale: float) -> dict[str, Any]:
     try:
-        return measure(contender.name, port, contender.request, up, server, scale, contender.light)
+        return measure(contender.name, server.port, contender.request, up, server, scale, contender.light)
     except Exception as exc:  # one contender failing must not stop the run
         return {"name": contender.name, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+
+def run_contender(contender: Contender, up: int, workdir: Path, scale: float) -> dict[str, Any]:
+    server = start_contender(contender, up, workdir)
+    if isinstance(server, dict):
+        return server
+    try:
+        return measure_started(contender, server, up, scale)
     finally:
         server.stop()
+
+
+def c32_sample(server: Server, request: Request, scale: float) -> tuple[float, float]:
+    """One more c=32 cell: (req/s, CPU ms per request)."""
+    cpu_before = server.cpu()
+    result = wrk(server.port, request, 32, 4 * scale)
+    return result.rate, (server.cpu() - cpu_before) * 1000 / max(result.requests, 1)
+
+
+def run_pair(pair: tuple[Contender, Contender], up: int, workdir: Path, scale: float) -> list[dict[str, Any]]:
+    """Two rows a target compares (on against off), both started for the whole of their measuring: each
+    is measured in full, then `PAIRED_SAMPLES` more c=32 cells are taken of each turn about, and their
+    c=32 figures are the medians of all their cells. A drift of the machine over the minute this takes
+    then moves both rows alike instead of landing on one of them."""
+    servers: list[Server] = []
+    try:
+        for contender in pair:
+            server = start_contender(contender, up, workdir)
+            if isinstance(server, dict):  # measured apart, as an unpaired row would be
+                for started in servers:
+                    started.stop()
+                servers = []
+                return [run_contender(c, up, workdir, scale) for c in pair]
+            servers.append(server)
+        rows = [measure_started(c, s, up, scale) for c, s in zip(pair, servers, strict=True)]
+        if any("error" in row or "skipped" in row for row in rows):
+            return rows
+        requests = [c.request("json", up) for c in pair]
+        samples: list[list[tuple[float, float]]] = [[] for _ in pair]
+        for _ in range(PAIRED_SAMPLES):
+            for index, server in enumerate(servers):
+                samples[index].append(c32_sample(server, requests[index], scale))
+        for row, taken in zip(rows, samples, strict=True):
+            cell = row["c32"]
+            taken.insert(0, (cell["rate"], cell.get("cpu_ms_per_request", 0.0)))
+            cell["rate_samples"] = [round(rate, 1) for rate, _ in taken]
+            cell["rate"] = statistics.median(rate for rate, _ in taken)
+            cell["cpu_ms_per_request"] = statistics.median(cpu for _, cpu in taken)
+        return rows
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def main() -> int:
@@ -187,11 +245,26 @@ def main() -> int:
         servers.append(start("nginx", nginx_argv, 1, up, workdir / "nginx.log", {}))
         rows = [measure("direct (nginx, the floor)", up, direct_request, up, None, scale)]
         print(f"measured {rows[-1]['name']}", file=sys.stderr)
-        for contender in contenders(baseline):
-            if args.only and not any(part in contender.name for part in args.only.split(",")):
+        chosen = [
+            contender
+            for contender in contenders(baseline)
+            if not args.only or any(part in contender.name for part in args.only.split(","))
+        ]
+        by_name = {contender.name: contender for contender in chosen}
+        partners = {first: second for first, second in PAIRED} | {second: first for first, second in PAIRED}
+        measured: set[str] = set()
+        for contender in chosen:
+            if contender.name in measured:
                 continue
-            rows.append(run_contender(contender, up, workdir, scale))
-            print(f"measured {contender.name}: {rows[-1].get('error') or 'ok'}", file=sys.stderr)
+            partner = by_name.get(partners.get(contender.name, ""))
+            if partner is None:
+                pair, new = [contender], [run_contender(contender, up, workdir, scale)]
+            else:
+                pair, new = [contender, partner], run_pair((contender, partner), up, workdir, scale)
+            rows += new
+            for done, row in zip(pair, new, strict=True):
+                measured.add(done.name)
+                print(f"measured {done.name}: {row.get('error') or 'ok'}", file=sys.stderr)
         results["rows"] = rows
         results["validation"] = validation_cost()
     finally:

@@ -22,6 +22,14 @@ FEATURES = "qwq-gateway features on (managed key, limits, usage, metrics), {}"
 LITELLM = "LiteLLM proxy"
 PORTKEY = "Portkey gateway (Node)"
 
+PAIRED = (
+    (OBSERVE_OFF, OBSERVE_ON),
+    (MANAGED.format("SQLite"), FEATURES.format("SQLite")),
+    (MANAGED.format("Redis"), FEATURES.format("Redis")),
+)
+"""Rows a target compares with each other alone: measured side by side, their c=32 cells turn about
+(`run.run_pair`), so that the machine's drift during a run cannot decide the verdict."""
+
 RATE = ("c32", "rate")
 CPU = ("c32", "cpu_ms_per_request")
 P50_C1 = ("c1", "p50_ms")

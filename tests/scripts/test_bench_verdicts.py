@@ -78,3 +78,15 @@ def test_a_rate_ratio_is_also_read_from_cpu_per_request() -> None:
     found = verdicts.judge([row(verdicts.THIN, 1000, cpu=0.3), row(verdicts.SLUG, 1100, cpu=0.4)])
     rate = next(v for v in found if v.target.name == "/qwq-32b req/s at c=32 vs thin reference")
     assert rate.outcome == "PASS" and rate.by_cpu is not None and abs(rate.by_cpu - 0.75) < 1e-9
+
+
+def test_every_paired_couple_is_the_two_rows_of_a_target_and_nothing_else_is_paired() -> None:
+    """The rows measured turn about (`run.run_pair`) are exactly those a target compares with each other
+    alone; a renamed row would otherwise silently fall back to being measured apart."""
+    compared = {frozenset((t.row, t.against)) for t in verdicts.TARGETS if t.against}
+    assert verdicts.PAIRED
+    for first, second in verdicts.PAIRED:
+        assert first != second
+        assert frozenset((first, second)) in compared
+    named = [name for couple in verdicts.PAIRED for name in couple]
+    assert len(named) == len(set(named))  # a row is in one couple at most
