@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from worker.core.aggregate import Aggregator
+from worker.core.aggregate import Aggregator, Completion
 from worker.core.errors import UpstreamBadResponse
 from worker.core.ir import Finish, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta, Usage, UsageEvent
 
@@ -43,3 +45,13 @@ def test_a_call_without_a_name_is_an_upstream_error() -> None:
     fold.add(ToolCallDelta(0, "{}"))
     with pytest.raises(UpstreamBadResponse):
         fold.result()
+
+
+def test_with_usage_keeps_every_other_field_as_replace_would() -> None:
+    """`with_usage` calls the constructor field by field (cheaper than `dataclasses.replace`); a field
+    added to `Completion` and forgotten there would be dropped. Every field here holds a value of its
+    own, so any field not carried makes the two differ."""
+    values = {f.name: object() for f in dataclasses.fields(Completion)}
+    completion = Completion(**values)  # type: ignore[arg-type]
+    usage = Usage(3, 4)
+    assert completion.with_usage(usage) == dataclasses.replace(completion, usage=usage)

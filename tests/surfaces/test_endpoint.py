@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
+
 import httpx
 import orjson
 import pytest
 
 from tests.conftest import API_KEY, make_settings
 from worker.app import create_app
+from worker.core.cost import Prices
+from worker.core.ir import Usage
+from worker.core.outcome import RequestRecord
+from worker.surfaces.endpoint import priced
 
 CHAT = {"messages": [{"role": "user", "content": "Summarize edge AI in one paragraph."}]}
 
@@ -180,3 +187,16 @@ async def test_integral_floats_count_as_integers(client: httpx.AsyncClient, auth
     """Found by schemathesis: JSON Schema accepts 5.0 as an integer, so the gateway must too."""
     r = await client.post("/qwq-32b", json={"prompt": "hi", "max_tokens": 5.0, "top_k": 3.0}, headers=auth)
     assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 5
+
+
+def test_priced_keeps_every_field_of_the_usage_as_replace_would() -> None:
+    """`priced` calls the `Usage` constructor field by field (cheaper than `dataclasses.replace`); a
+    field added to `Usage` and forgotten there would be dropped. Fields it does not know hold values
+    of their own, so any field not carried makes the two differ."""
+    known = {"prompt_tokens": 1000, "completion_tokens": 2000, "reasoning_tokens": 7, "estimated": True}
+    values = {f.name: known.get(f.name, object()) for f in dataclasses.fields(Usage)}
+    usage = Usage(**values)  # type: ignore[arg-type]
+    state = SimpleNamespace(prices={"qwq-32b#0": Prices(1.0, 2.0)})
+    record = RequestRecord("r", "POST", "/qwq-32b", target="qwq-32b#0", model="qwq-32b")
+    priced_usage = priced(state, record, usage)  # type: ignore[arg-type]
+    assert priced_usage == dataclasses.replace(usage, cost=0.005)
