@@ -314,3 +314,23 @@ def test_count_input_tokens_counts_the_prompt_and_the_tools() -> None:
         {"model": "qwq-32b", "messages": HI, "tools": [TOOL]}, TABLE, counting=True
     )
     assert anthropic.count_input_tokens(tooled) > anthropic.count_input_tokens(bare)
+
+
+BROKEN_SCHEMA: Any = {"type": "object", "else": []}  # `else` must be a schema
+
+
+def test_only_a_custom_tools_input_schema_is_held_to_json_schema() -> None:
+    """An Anthropic-defined client tool gets the API's own schema and a server tool is left out, so a
+    schema either carries never reaches the model and is not refused; a custom tool's is refused."""
+    server = {"type": "web_search_20250305", "name": "web_search", "input_schema": BROKEN_SCHEMA}
+    client = {"type": "bash_20250124", "name": "bash", "input_schema": BROKEN_SCHEMA}
+    call = parse(tools=[server, client])
+    assert [tool.name for tool in call.request.tools] == ["bash"]
+    assert call.request.tools[0].parameters != BROKEN_SCHEMA
+    for custom in (
+        {"name": "f", "input_schema": BROKEN_SCHEMA},
+        {**TOOL, "type": "custom", "input_schema": BROKEN_SCHEMA},
+    ):
+        with pytest.raises(BadRequest) as caught:
+            parse(tools=[custom])
+        assert "/tools/0/input_schema/else" in str(caught.value)

@@ -119,10 +119,12 @@ def parse_request(body: Any, table: ModelTable, *, counting: bool = False) -> An
         body = {**body, "max_tokens": 1}
     violations = anthropic_violations(body)
     if not violations:
+        # Only a custom tool's schema reaches the model: an Anthropic-defined tool gets the schema the
+        # API defines for it and a server tool is left out, so what they carry is never checked.
         schemas = [
             (f"/tools/{i}/input_schema", t["input_schema"])
             for i, t in enumerate(body.get("tools", ()))
-            if "input_schema" in t
+            if "input_schema" in t and t.get("type", "custom") == "custom"
         ]
         form = _response_schema(body)
         if form is not None:
