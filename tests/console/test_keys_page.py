@@ -28,13 +28,9 @@ def test_create_a_key_use_it_revoke_it_and_see_its_usage_and_requests(
         find(admin, "#key-form button[type=submit]").click()
         secret = wait_for(admin, lambda: find(admin, "#key-secret-text").get_attribute("value"))
         assert isinstance(secret, str) and len(secret) > 20
-        line = wait_for(admin, lambda: admin.find_elements(By.XPATH, "//td[text()='console test']/.."))
-        assert isinstance(line, list)
-        key_id = line[0].get_attribute("data-key-id")
-        assert (
-            key_id and "60 rpm" in line[0].text and "$5 per day" in line[0].text and "active" in line[0].text
-        )
-        assert secret not in line[0].text  # the secret is shown once, in its own box, never in the list
+        key_id, line = rows_of(admin, "//td[text()='console test']/..")[0]
+        assert key_id and "60 rpm" in line and "$5 per day" in line and "active" in line
+        assert secret not in line  # the secret is shown once, in its own box, never in the list
         screenshot(admin, "keys")
 
         find(admin, "[data-page=live]").click()  # watching before the key is used
@@ -49,25 +45,24 @@ def test_create_a_key_use_it_revoke_it_and_see_its_usage_and_requests(
         wait_for(user, lambda: find(user, "#pg-status").text == "Done.")
 
         # Its request is in the live log (with the key's id, never its secret) and in the usage chart.
-        row = wait_for(
-            admin,
-            lambda: admin.find_elements(
-                By.XPATH, f"//table[@id='live-table']/tbody/tr[td[text()='{key_id}']]"
-            ),
-        )
-        assert isinstance(row, list) and "/v1/chat/completions" in row[0].text
+        _, logged = rows_of(admin, f"//table[@id='live-table']/tbody/tr[td[text()='{key_id}']]")[0]
+        assert "/v1/chat/completions" in logged
         assert secret not in admin.page_source
         find(admin, "[data-page=usage]").click()
         find(admin, "#usage-group").send_keys("key")
         find(admin, "#usage-form button[type=submit]").click()
-        usage = wait_for(
+        usage_rows = f"//table[@id='usage-table']/tbody/tr[td[text()='{key_id}']]"
+        cells = wait_for(  # read inside the wait: a table redrawn meanwhile is read again
             admin,
-            lambda: admin.find_elements(
-                By.XPATH, f"//table[@id='usage-table']/tbody/tr[td[text()='{key_id}']]"
+            lambda: next(
+                (
+                    [cell.text for cell in line.find_elements(By.TAG_NAME, "td")]
+                    for line in admin.find_elements(By.XPATH, usage_rows)
+                ),
+                None,
             ),
         )
-        assert isinstance(usage, list)
-        cells = [c.text for c in usage[0].find_elements(By.TAG_NAME, "td")]
+        assert isinstance(cells, list)
         assert cells[1] == "1" and int(cells[3]) > 0 and int(cells[4]) > 0
         painted = admin.execute_script(
             "const c = document.querySelector('#usage-tokens');"
@@ -80,7 +75,9 @@ def test_create_a_key_use_it_revoke_it_and_see_its_usage_and_requests(
         # Revoking asks first, in the row; "Cancel" keeps the key, "Yes, revoke" revokes it.
         find(admin, "[data-page=keys]").click()
         row_text = f"return document.querySelector(`tr[data-key-id='{key_id}']`)?.textContent || ''"
-        wait_for(admin, lambda: "active" in admin.execute_script(row_text))
+        # The list the tab has just asked for is drawn (the key has been used, so it is no longer
+        # "never"): a question opened in the list drawn before would close when it is replaced.
+        wait_for(admin, lambda: "active" in (t := admin.execute_script(row_text)) and "never" not in t)
         in_row = f"tr[data-key-id='{key_id}']"
         find(admin, f"{in_row} button.revoke").click()
         question = wait_for(admin, lambda: find(admin, f"{in_row} .revoke-question").text)
@@ -113,9 +110,7 @@ def test_rotating_a_key_shows_the_new_secret_once_and_the_old_one_stops_or_overl
         find(admin, "#key-form button[type=submit]").click()
         first = wait_for(admin, lambda: find(admin, "#key-secret-text").get_attribute("value"))
         assert isinstance(first, str) and use(gateway, first) == 200
-        line = wait_for(admin, lambda: admin.find_elements(By.XPATH, "//td[text()='to rotate']/.."))
-        assert isinstance(line, list)
-        key_id = line[0].get_attribute("data-key-id")
+        key_id = rows_of(admin, "//td[text()='to rotate']/..")[0][0]
         in_row = f"tr[data-key-id='{key_id}']"
 
         def rotate(overlap: str) -> str:
@@ -146,6 +141,20 @@ def test_rotating_a_key_shows_the_new_secret_once_and_the_old_one_stops_or_overl
         assert use(gateway, second) == 200 and use(gateway, third) == 200 and use(gateway, first) == 401
         assert third in everything_shown(admin) and second not in everything_shown(admin)  # the newest only
         assert status_of(gateway, key_id) == "active"
+
+
+def rows_of(driver: webdriver.Chrome, xpath: str) -> list[tuple[str, str]]:
+    """(`data-key-id`, text) of the table rows `xpath` finds, once there are some: read inside the wait,
+    so a list redrawn meanwhile is read again rather than failing on a stale element."""
+    found = wait_for(
+        driver,
+        lambda: [
+            (line.get_attribute("data-key-id") or "", line.text)
+            for line in driver.find_elements(By.XPATH, xpath)
+        ],
+    )
+    assert isinstance(found, list)
+    return found
 
 
 def everything_shown(driver: webdriver.Chrome) -> str:

@@ -6,6 +6,12 @@ import { $, el, row, say, copyText } from "./dom.js";
 import { barChart } from "./chart.js";
 
 let live = null;  // the AbortController of the open live-log stream
+// Loads may overlap (a tab opened, then a form sent): only the newest one's answer is shown, so a slow
+// older answer never replaces a newer one. The keys list is redrawn only when it changed, so a reload
+// does not close a revoke question the user has just opened.
+let keysLoad = 0;
+let keysShown = "";
+let usageLoad = 0;
 
 const numberOrNull = (selector) => ($(selector).value === "" ? undefined : Number($(selector).value));
 
@@ -48,8 +54,12 @@ function rotateBody() {
 
 async function loadKeys() {
   say("#keys-error", "");
+  const load = ++keysLoad;
   try {
     const { data } = await api("/admin/v1/keys");
+    const shown = JSON.stringify(data);
+    if (load !== keysLoad || shown === keysShown) return;
+    keysShown = shown;
     $("#keys-table tbody").replaceChildren(...data.map((key) => {
       const revoke = el("button", { type: "button", class: "revoke", text: "Revoke", "aria-label": `Revoke ${key.name}` });
       const rotate = el("button", { type: "button", class: "rotate", text: "Rotate", "aria-label": `Rotate ${key.name}` });
@@ -66,7 +76,7 @@ async function loadKeys() {
       return line;
     }));
   } catch (error) {
-    say("#keys-error", error.message);
+    if (load === keysLoad) say("#keys-error", error.message);
   }
 }
 
@@ -102,8 +112,10 @@ async function loadUsage(event) {
   event?.preventDefault();
   say("#usage-error", "");
   const group = $("#usage-group").value;
+  const load = ++usageLoad;
   try {
     const { data } = await api(`/admin/v1/usage?group_by=${encodeURIComponent(group)}&format=json`);
+    if (load !== usageLoad) return;
     const labelOf = (r) => (group === "key" ? r.key_id : group === "model" ? r.model : r.period) || "—";
     const labels = data.map(labelOf);
     barChart($("#usage-tokens"), labels, data.map((r) => (r.prompt_tokens || 0) + (r.completion_tokens || 0)));
@@ -111,7 +123,7 @@ async function loadUsage(event) {
     $("#usage-table tbody").replaceChildren(...data.map((r) => row(labelOf(r), r.requests, r.errors,
       r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, (r.cost_usd || 0).toFixed(6))));
   } catch (error) {
-    say("#usage-error", error.message);
+    if (load === usageLoad) say("#usage-error", error.message);
   }
 }
 
