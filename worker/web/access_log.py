@@ -23,7 +23,6 @@ from worker.core.errors import ClientClosed
 from worker.core.outcome import RecordSink, RequestRecord
 from worker.observe.context import LOG_RECORD_ATTRIBUTE, REQUEST_ID
 from worker.web.asgi import Message, Receive, Scope, Send, send_json
-from worker.web.coalesce import CoalescingSend
 from worker.web.logformat import escape
 
 log = logging.getLogger("worker.access")
@@ -83,14 +82,13 @@ class AccessLogMiddleware:
         rid_header = (b"x-request-id", request_id.encode())
         started = record.started
         status = 0
-        coalesced = CoalescingSend(send)  # one socket write per burst of streamed events (coalesce.py)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), rid_header]
-            await coalesced(message)
+            await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
@@ -103,7 +101,6 @@ class AccessLogMiddleware:
                 await send_with_id_safe(send_with_id, body)
             status = 500
         finally:
-            coalesced.discard()
             status = scope.get(STATUS_KEY, status)
             record.status = status
             record.duration = time.perf_counter() - started
