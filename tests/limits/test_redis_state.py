@@ -94,3 +94,24 @@ async def test_admissions_and_settlements_go_on_after_the_server_forgets_its_scr
         assert (await limiter.admit(ask(limits, tokens=600))).admitted  # the 500 given back count
     finally:
         await limiter.aclose()
+
+
+async def test_a_failed_settlement_neither_fails_its_batchs_admissions_nor_desyncs_the_connection(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A settle script run and an admit script run share one write. When the first fails (here its
+    leases key holds a string), the admissions are still decided and every reply is read, so the next
+    batch reads its own reply."""
+    raw = redis.Redis.from_url(redis_url)
+    limiter = RedisLimiter(redis_url)
+    limits = Limits(rpm=60)
+    try:
+        assert (await limiter.admit(ask(limits))).admitted  # connected, scripts loaded
+        raw.set("qwq:limit:broken:leases", "not a hash")
+        limiter.settle_soon([Settle("broken", "lease-1", 0, None, 0.0, "")])
+        verdict = await limiter.admit(ask(limits))  # sent in the same write as the settlement
+        assert verdict.admitted and verdict.remaining_requests == 58
+        assert "could not settle 1 finished requests" in caplog.text
+        assert (await limiter.admit(ask(limits))).remaining_requests == 57
+    finally:
+        await limiter.aclose()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -41,6 +42,8 @@ from worker.limits.batching import Batched
 from worker.limits.policy import Ask, Settle, Verdict, budget_period, until_next
 from worker.store.base import StoreUnavailable
 from worker.store.redis_store import NS, async_client, shown
+
+log = logging.getLogger("worker.limits")
 
 STATES = """
 local states = {}
@@ -284,7 +287,8 @@ Call = tuple["_Script", list[str], bytes]
 async def _run(connection: AbstractConnection, calls: Sequence[Call]) -> list[Any]:
     """Run the scripts by their SHA-1 in one write and one read (a pipeline: the server runs them in
     order), loading and running again any the server does not have (yet, or any more: a restarted
-    server has an empty script cache)."""
+    server has an empty script cache). A script that fails has its error as its reply: every reply is
+    read before anything is raised, so none is left on the connection for the next batch to read."""
     packed = [
         part
         for script, keys, argument in calls
@@ -299,13 +303,18 @@ async def _run(connection: AbstractConnection, calls: Sequence[Call]) -> list[An
         except redis.exceptions.NoScriptError:
             replies.append(None)
             missing.append(index)
+        except redis.exceptions.ResponseError as error:  # the script failed; the line is still in step
+            replies.append(error)
     for index in missing:  # rare (after a restart): one at a time, in the pipeline's order
         script, keys, argument = calls[index]
         await _load(connection, script)
         await connection.send_packed_command(
             connection.pack_command("EVALSHA", script.sha, len(keys), *keys, argument), check_health=False
         )
-        replies[index] = await connection.read_response()
+        try:
+            replies[index] = await connection.read_response()
+        except redis.exceptions.ResponseError as error:
+            replies[index] = error
     return replies
 
 
@@ -368,8 +377,13 @@ class RedisLimiter:
             replies = await _run(line, calls)
         except (redis.RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis state store {shown(self.url)}: {exc}") from exc
+        if settles and isinstance(replies[0], Exception):
+            # The admissions do not depend on it: they are still decided (leases expire by their TTL).
+            log.warning("could not settle %d finished requests: %s", len(settles), replies[0])
         if not asks:
             return []
+        if isinstance(replies[-1], Exception):
+            raise StoreUnavailable(f"Redis state store {shown(self.url)}: {replies[-1]}") from replies[-1]
         lines = bytes(replies[-1]).split(b"\n")
         return [_verdict(ask, one, now) for ask, one in zip(asks, lines, strict=True)]
 
