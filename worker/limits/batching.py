@@ -40,6 +40,7 @@ class Batched:
         self._settles: list[Settle] = []
         self._flushed: list[asyncio.Future[None]] = []
         self._decider: asyncio.Task[None] | None = None  # held so the running task is not collected
+        self._settling_fails = False  # said once when settlements start failing, once when they recover
 
     async def admit(self, ask: Ask) -> Verdict:
         waiter: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
@@ -97,13 +98,21 @@ class Batched:
         try:
             verdicts = await self.decide([ask for ask, _ in batch], settles)
         except Exception as exc:  # StoreUnavailable, or a bug: every waiter of the batch hears it
-            if settles:
+            if settles and not self._settling_fails:
                 # The reservations stay booked (the safe side); the leases expire by their time-to-live.
-                log.warning("could not settle %d finished requests: %s", len(settles), exc)
+                log.warning(
+                    "could not settle %d finished requests: %s (said once until it recovers)",
+                    len(settles),
+                    exc,
+                )
+                self._settling_fails = True
             for _, waiter in batch:
                 if not waiter.done():
                     waiter.set_exception(exc)
             return
+        if settles and self._settling_fails:
+            log.warning("finished requests are settled again")
+            self._settling_fails = False
         for (_, waiter), verdict in zip(batch, verdicts, strict=True):
             if not waiter.done():
                 waiter.set_result(verdict)
