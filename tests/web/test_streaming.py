@@ -13,7 +13,7 @@ from worker.core.errors import ClientClosed, UpstreamError
 from worker.core.ir import Event, Finish, TextDelta, Usage, UsageEvent
 from worker.dialects.workers_stream import WorkersStreamEncoder, error_event
 from worker.surfaces.model_slug import render_workers_error
-from worker.web.streaming import respond_stream
+from worker.web.streaming import BURST_LIMIT, respond_stream
 
 
 class Recorder:
@@ -241,3 +241,15 @@ async def test_a_failed_burst_write_ends_the_stream_as_a_failed_write_did() -> N
         )
     assert len(send.messages) == 2
     assert closed == [True]  # the upstream iterator was closed
+
+
+async def test_a_producer_that_never_waits_is_written_in_bursts_of_at_most_the_limit() -> None:
+    # A fast upstream's buffered answer or the simulator without a pace: nothing is awaited between
+    # events, so without a cap the whole answer would be held and sent as one message at the end.
+    piece = TextDelta("x" * 1000)
+    status, send = await run(events(*[piece] * 500, USAGE))
+    assert status == 200 and send.complete
+    sizes = [len(body) for body in bodies(send)]
+    assert len(sizes) > 5 and max(sizes) <= BURST_LIMIT
+    chunk = WorkersStreamEncoder().encode(piece)
+    assert send.body == chunk * 500 + WorkersStreamEncoder().encode(USAGE)  # every byte, in order

@@ -100,9 +100,8 @@ async def split_reasoning(
                 if first and first in "{[":
                     state = "answer"
                 event, held = TextDelta(held), ""
-            if (
-                type(event) is TextDelta
-            ):  # nearly every event: its branches first, `type() is` over isinstance
+            # Nearly every event is text: its branches first, and `type() is` rather than isinstance.
+            if type(event) is TextDelta:
                 if state == "answer":
                     if event.text or not inline:  # (inline: an empty chunk says nothing, as the presenter)
                         yield event

@@ -16,6 +16,8 @@
 Events produced without the producer waiting in between (the events of one upstream read) are joined
 into one body message: `offer` appends an encoded event to a list, without a coroutine, and one flush
 per burst is scheduled with `call_soon`, so it runs as soon as the producer waits for the upstream.
+A burst is at most `BURST_LIMIT` bytes: a producer that never waits (a fast upstream's buffered
+answer, the simulator without a pace) has its events written, with backpressure, every 64 KiB.
 The first write, keep-alives, errors and the last write go through `write`, which first sends what is
 pending, so order never changes; a producer that finds a flush still in flight writes through `write`,
 which waits for it (backpressure kept, and a failed flush fails the producer).
@@ -45,6 +47,8 @@ from worker.web.shutdown import Shutdown
 log = logging.getLogger("worker.stream")
 
 KEEPALIVE = b": keep-alive\n\n"
+BURST_LIMIT = 64 * 1024
+"""Most bytes joined into one body message (uvicorn's own write buffer pauses at 64 KiB)."""
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -68,6 +72,7 @@ class SSEResponder:
         "_keepalive",
         "_last",
         "_pending",
+        "_pending_bytes",
         "_send",
         "_writing",
         "started",
@@ -85,19 +90,25 @@ class SSEResponder:
         self._handle: asyncio.TimerHandle | None = None
         self._last = time.monotonic()
         self._pending: list[bytes] = []  # events offered since the last flush
+        self._pending_bytes = 0
         self._flushing: asyncio.Task[None] | None = None
         if interval > 0:
             self._handle = asyncio.get_running_loop().call_later(interval, self._due)
 
     def offer(self, chunk: bytes) -> bool:
         """Queue `chunk` for the next flush if it can go that way (started, no comment or flush in
-        flight); False: the caller must `await write(chunk)` instead."""
+        flight, the burst under `BURST_LIMIT`); False: the caller must `await write(chunk)` instead,
+        which first writes the burst."""
         if not self.started or self._keepalive is not None or self._flushing is not None:
+            return False
+        size = self._pending_bytes + len(chunk)
+        if size > BURST_LIMIT and self._pending:
             return False
         pending = self._pending
         if not pending:
             asyncio.get_running_loop().call_soon(self._flush_soon)
         pending.append(chunk)
+        self._pending_bytes = size
         return True
 
     def _flush_soon(self) -> None:
@@ -106,6 +117,7 @@ class SSEResponder:
 
     async def _flush(self) -> None:
         pending, self._pending = self._pending, []
+        self._pending_bytes = 0
         if not pending:
             return
         body = pending[0] if len(pending) == 1 else b"".join(pending)
@@ -130,6 +142,7 @@ class SSEResponder:
         """The stream is over: a flush still in flight can no longer matter (nor its failure)."""
         flushing, self._flushing = self._flushing, None
         self._pending = []
+        self._pending_bytes = 0
         if flushing is None:
             return
         if not flushing.done():
