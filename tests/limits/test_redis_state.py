@@ -16,6 +16,7 @@ from tests.redis_server import RedisServer
 from worker.core.identity import Limits
 from worker.limits.policy import Ask, Settle
 from worker.limits.redis_limits import RedisLimiter
+from worker.store.base import StoreUnavailable
 
 
 @pytest.fixture
@@ -113,5 +114,21 @@ async def test_a_failed_settlement_neither_fails_its_batchs_admissions_nor_desyn
         assert verdict.admitted and verdict.remaining_requests == 58
         assert "could not settle 1 finished requests" in caplog.text
         assert (await limiter.admit(ask(limits))).remaining_requests == 57
+    finally:
+        await limiter.aclose()
+
+
+async def test_a_key_of_the_wrong_type_is_a_store_error_for_its_batch_until_deleted(redis_url: str) -> None:
+    """docs/limits.md: a state Redis cannot read (by hand only) fails the admission script, which the
+    gate handles by `LIMITS_ON_STORE_ERROR`; deleting the key ends it."""
+    raw = redis.Redis.from_url(redis_url)
+    limiter = RedisLimiter(redis_url)
+    limits = Limits(max_concurrency=2)
+    try:
+        raw.set("qwq:limit:k1:leases", "not a hash")
+        with pytest.raises(StoreUnavailable):
+            await limiter.admit(ask(limits))
+        raw.delete("qwq:limit:k1", "qwq:limit:k1:leases")
+        assert (await limiter.admit(ask(limits))).admitted
     finally:
         await limiter.aclose()

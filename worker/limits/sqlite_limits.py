@@ -18,6 +18,7 @@ for a checkpoint's flush to disk.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,7 @@ from worker.store.base import StoreUnavailable
 from worker.store.sqlite_store import connect
 
 T = TypeVar("T")
+log = logging.getLogger("worker.limits")
 SCHEMA = "CREATE TABLE IF NOT EXISTS limits (key_id TEXT PRIMARY KEY, state TEXT NOT NULL)"
 
 
@@ -47,7 +49,16 @@ def _decide(db: sqlite3.Connection, ask: Ask, states: dict[str, KeyState]) -> Ve
 
 def _read(db: sqlite3.Connection, key_id: str) -> KeyState:
     row = db.execute("SELECT state FROM limits WHERE key_id = ?", (key_id,)).fetchone()
-    return KeyState.of(orjson.loads(row[0]) if row else None)
+    if row is None:
+        return KeyState()
+    try:
+        return KeyState.of(orjson.loads(row[0]))
+    except (ValueError, TypeError, AttributeError) as exc:
+        # A row this code did not write (edited by hand, or torn): failing every admission that reads
+        # it, and every other one of its batch, would stop the key for good. It starts again instead,
+        # and is written back whole by this transaction.
+        log.warning("limit state of %s could not be read (%s): started again", key_id, type(exc).__name__)
+        return KeyState()
 
 
 def _write(db: sqlite3.Connection, key_id: str, state: KeyState) -> None:
