@@ -51,6 +51,7 @@ GENERATED = {
     ".wrangler-cli",
     "scripts/bench/.venv-peers",
     "scripts/bench/node-peers",
+    "scripts/bench/.cython",  # Cython for scripts/bench/compiled_cost.py; gitignored
     "tests/console/screenshots",  # written by the console tests; gitignored
 }
 CITED = re.compile(r"(?<![\w./-])((?:worker|tests|scripts|schemas|docs)/[\w./-]*[\w/]|\.env\.example)")
