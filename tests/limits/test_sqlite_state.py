@@ -31,8 +31,8 @@ async def test_an_unreadable_row_neither_fails_its_batch_nor_stops_its_key(
         assert (await limiter.admit(ask("k1", limits))).admitted  # the table exists
         with sqlite3.connect(tmp_path / "state.db") as db:
             db.execute("INSERT INTO limits (key_id, state) VALUES ('broken', ?)", (row,))
-        limiter.settle_soon([Settle("broken", "lease-1", 0, None, 0.0, "")])
-        # One batch: the settlement for the unreadable key, then admissions for it and for another key.
+        # One batch decides an admission that reads the unreadable row and one for another key: on
+        # the old code both failed.
         broken, other = await asyncio.gather(
             limiter.admit(ask("broken", limits)), limiter.admit(ask("k1", limits))
         )
@@ -44,5 +44,12 @@ async def test_an_unreadable_row_neither_fails_its_batch_nor_stops_its_key(
         again = await limiter.admit(ask("broken", limits))  # the row was written back whole
         assert again.admitted and again.remaining_requests == 58
         assert "could not be read" not in caplog.text
+        # A settlement that reads an unreadable row does not fail the admission it travels with.
+        with sqlite3.connect(tmp_path / "state.db") as db:
+            db.execute("UPDATE limits SET state = ? WHERE key_id = 'broken'", (row,))
+        limiter.settle_soon([Settle("broken", "lease-1", 0, None, 0.0, "")])
+        assert (await limiter.admit(ask("k1", limits))).remaining_requests == 57
+        assert "limit state of broken could not be read" in caplog.text
+        assert "could not settle" not in caplog.text
     finally:
         await limiter.aclose()
