@@ -145,7 +145,8 @@ class Exchange:
 
 class FaultUpstream:
     """The server; `counts` says how often each fault was played, `held_open` how many answers are
-    holding their body open after `[DONE]` right now, `dripping` how many endless streams run."""
+    holding their body open after `[DONE]` right now (counted from their first byte), `dripping` how
+    many endless streams run."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
@@ -350,10 +351,12 @@ class FaultUpstream:
 
     async def _open_after_done(self, ex: Exchange, stream: bool, size: int) -> bool:
         await ex.head(200, "text/event-stream")
-        for event in answer_events():
-            await ex.piece(event)
+        # Counted before `[DONE]` is written: a client that has its answer must find it counted, and
+        # this thread may not run again until well after the gateway has passed `[DONE]` on.
         self.held_open += 1
         try:
+            for event in answer_events():
+                await ex.piece(event)
             await ex.until_gone(30)
         finally:
             self.held_open -= 1
