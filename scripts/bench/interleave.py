@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import upstream
-from load import wrk
+from load import wrk, wrk_cpu
 from procs import Server, free_port, start
 from targets import ROOT, _gateway_models, gateway_slug_request
 
@@ -70,11 +70,10 @@ def interleaved(
             order = list(setups) if round_number % 2 == 0 else list(setups)[::-1]
             for name in order:
                 server, port = gateways[name]
-                before = server.cpu()
-                result = wrk(port, request, connections, seconds)
+                result, spent = wrk_cpu(server, port, request, connections, seconds)
                 assert result.errors == 0 and result.requests, f"{name}: {result}"
                 cells.rates[name].append(result.rate)
-                cells.cpu_ms[name].append((server.cpu() - before) * 1000 / result.requests)
+                cells.cpu_ms[name].append(spent * 1000 / result.requests)
     finally:
         for server in reversed(servers):
             server.stop()

@@ -13,6 +13,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from procs import Server
+
 LUA = """
 wrk.method = "POST"
 wrk.body = [==[{body}]==]
@@ -74,6 +76,15 @@ def wrk(port: int, request: Request, connections: int, seconds: float, core: int
     return WrkResult(
         data["requests"], data["duration_us"] / 1e6, errors, data["p50"] / 1e3, data["p99"] / 1e3
     )
+
+
+def wrk_cpu(
+    server: Server | None, port: int, request: Request, connections: int, seconds: float
+) -> tuple[WrkResult, float]:
+    """A `wrk` cell and the CPU seconds `server`'s process tree spent during it (0 without a server)."""
+    before = server.cpu() if server else 0.0
+    result = wrk(port, request, connections, seconds)
+    return result, (server.cpu() - before if server else 0.0)
 
 
 def _http(port: int, request: Request, close: bool = True) -> bytes:

@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import upstream
-from load import Request, hold_streams, time_to_first_event, wrk
+from load import Request, hold_streams, time_to_first_event, wrk, wrk_cpu
 from procs import Server, free_port, start
 from report import print_tables
 from targets import BENCH, ROOT, Contender, contenders, direct_request
@@ -68,8 +68,7 @@ def measure(
     one = wrk(port, json_request, 1, 3 * scale)
     out["c1"] = {"p50_ms": one.p50_ms, "p99_ms": one.p99_ms, "rate": one.rate, "errors": one.errors}
     for connections in (32, 128):
-        cpu_before = server.cpu() if server else 0.0
-        result = wrk(port, json_request, connections, 4 * scale)
+        result, spent = wrk_cpu(server, port, json_request, connections, 4 * scale)
         cell = {
             "rate": result.rate,
             "p50_ms": result.p50_ms,
@@ -77,7 +76,7 @@ def measure(
             "errors": result.errors,
         }
         if server and result.requests:
-            cell["cpu_ms_per_request"] = (server.cpu() - cpu_before) * 1000 / result.requests
+            cell["cpu_ms_per_request"] = spent * 1000 / result.requests
         out[f"c{connections}"] = cell
     for kind, events in EVENTS.items():
         stream_request = make(kind, up)
@@ -86,13 +85,12 @@ def measure(
         if failed and not median:
             out[kind] = {**cell, "error": "no stream completed"}
             continue
-        cpu_before = server.cpu() if server else 0.0
-        result = wrk(port, stream_request, 8, 3 * scale)
+        result, spent = wrk_cpu(server, port, stream_request, 8, 3 * scale)
         cell["rate"] = result.rate
         cell["errors"] = result.errors
         if server and result.requests:
-            cell["cpu_us_per_event"] = (server.cpu() - cpu_before) * 1e6 / (result.requests * events)
-            cell["cpu_ms_per_stream"] = (server.cpu() - cpu_before) * 1e3 / result.requests
+            cell["cpu_us_per_event"] = spent * 1e6 / (result.requests * events)
+            cell["cpu_ms_per_stream"] = spent * 1e3 / result.requests
         out[kind] = cell
     out["load"] = load_average()
     if server and not light:
@@ -173,9 +171,8 @@ def run_contender(contender: Contender, up: int, workdir: Path, scale: float) ->
 
 def c32_sample(server: Server, request: Request, scale: float) -> tuple[float, float]:
     """One more c=32 cell: (req/s, CPU ms per request)."""
-    cpu_before = server.cpu()
-    result = wrk(server.port, request, 32, 4 * scale)
-    return result.rate, (server.cpu() - cpu_before) * 1000 / max(result.requests, 1)
+    result, spent = wrk_cpu(server, server.port, request, 32, 4 * scale)
+    return result.rate, spent * 1000 / max(result.requests, 1)
 
 
 def run_pair(pair: tuple[Contender, Contender], up: int, workdir: Path, scale: float) -> list[dict[str, Any]]:
